@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: GPL-2.0
+# One verb per user act; each is a thin call into test/lab.sh.
+#
+#   make                 set up if needed, apply the series to 7.2, build,
+#                        boot and run the FUSE suite, print a short summary
+#   make check           the test command: stock and patched side by side,
+#                        TAP, ends with "N passed, N failed"
+#   make setup           Debian packages + kernel sources only
+#   make shell           boot a built kernel with a shell (FLAVOUR=stock|patched)
+#   make checkpatch      checkpatch --strict over every patch of the series
+#
+# Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64", ONLY=fuse_data,fuse_bufs
+
+LAB := test/lab.sh
+ARCH ?= x86_64
+FLAVOUR ?= patched
+
+all:
+	@$(LAB) main
+
+check:
+	@$(LAB) check
+
+setup:
+	@$(LAB) setup
+
+shell:
+	@$(LAB) shell $(ARCH) $(FLAVOUR)
+
+checkpatch:
+	@./checkpatch.sh
+
+clean:
+	rm -rf build/obj build/img build/suite build/initrd build/logs
+
+.PHONY: all check setup shell checkpatch clean

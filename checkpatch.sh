@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Run the kernel's scripts/checkpatch.pl --strict over every patch of
+# `series`, in order, with Debian's codespell dictionary. Any ERROR, WARNING
+# or CHECK fails. KSRC=<tree> picks the tree whose checkpatch is used.
+set -euo pipefail
+top=$(cd "$(dirname "$0")" && pwd)
+ksrc=${KSRC:-$top/build/src/linux-source-${KVER:-7.2}}
+dict=/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt
+
+[ -x "$ksrc/scripts/checkpatch.pl" ] ||
+	{ echo "checkpatch: no $ksrc/scripts/checkpatch.pl (run: make setup)" >&2; exit 1; }
+[ -f "$dict" ] ||
+	{ echo "checkpatch: no codespell dictionary $dict (apt-get install codespell)" >&2; exit 1; }
+
+patches=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$top/series" | awk '{print $1}')
+n=0 bad=0
+for p in $patches; do
+	n=$((n + 1))
+	[ -f "$top/patches/$p" ] || { echo "checkpatch: $p: listed in series, missing in patches/"; bad=$((bad + 1)); continue; }
+	# The submitter adds Signed-off-by when mailing: do not ask for it here.
+	if out=$(cd "$ksrc" && scripts/checkpatch.pl --strict --no-signoff \
+		--codespell --codespellfile "$dict" --terse --show-types \
+		"$top/patches/$p" 2>&1); then
+		echo "ok $n - $p"
+	else
+		echo "not ok $n - $p"
+		echo "$out" | sed 's/^/#   /'
+		bad=$((bad + 1))
+	fi
+done
+echo "1..$n"
+echo "$((n - bad)) passed, $bad failed"
+[ "$bad" -eq 0 ]

@@ -1,0 +1,432 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The lab: fetch kernel sources as Debian packages, build small kernels
+# (stock and with our quilt series), build the FUSE suite and an initramfs,
+# boot them under QEMU (TCG) and report TAP.
+#
+#   test/lab.sh setup                     packages + kernel sources
+#   test/lab.sh kernel ARCH FLAVOUR       build one kernel (stock|patched)
+#   test/lab.sh suite ARCH                suite binaries + initramfs
+#   test/lab.sh run ARCH FLAVOUR          boot it and run the suite (TAP)
+#   test/lab.sh check                     all of it, stock and patched
+#   test/lab.sh main                      `make`: patched only, short summary
+#   test/lab.sh shell ARCH FLAVOUR        boot interactively (busybox shell)
+#
+# Environment: KSRC=<tree> uses your own tree (it must be KVER); KVER=7.2;
+# ARCHES="x86_64"; ONLY=<suite>[,<suite>] runs a subset of the suite.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+B=$TOP/build
+KVER=${KVER:-7.2}
+ARCHES=${ARCHES:-x86_64}
+JOBS=${JOBS:-$(($(nproc) + 1))}
+export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
+export QUILT_PATCHES=$TOP/patches QUILT_SERIES=$TOP/series
+
+# Packages the lab needs on the host (Debian 12).
+HOST_PKGS="quilt qemu-system-x86 busybox-static flex bison bc libelf-dev
+libssl-dev cpio ccache codespell make gcc libc6-dev xz-utils python3 perl
+kmod file rsync"
+
+step() { printf 'lab: %s\n' "$*"; }
+die() {
+	printf 'lab: error: %s\n' "$1" >&2
+	[ $# -gt 1 ] && printf 'lab: to retry this step alone: %s\n' "$2" >&2
+	exit 1
+}
+
+# ------------------------------------------------------------------ setup
+
+need_pkgs() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	step "installing ${missing[*]} (apt-get)"
+	[ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}; run as root or: apt-get install ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >"$B/logs/apt-update.log" 2>&1 ||
+		die "apt-get update failed (see $B/logs/apt-update.log)" "apt-get update"
+	apt-get install -y -q --no-install-recommends "${missing[@]}" \
+		>"$B/logs/apt-install.log" 2>&1 ||
+		die "could not install ${missing[*]} (see $B/logs/apt-install.log)" \
+		    "apt-get install --no-install-recommends ${missing[*]}"
+}
+
+# The machine's own Debian mirror, read from its apt configuration.
+mirror_uri() {
+	local u
+	u=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
+		/etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)
+	[ -n "$u" ] || u=$(awk '/^deb / && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' \
+		/etc/apt/sources.list 2>/dev/null | head -n1)
+	[ -n "$u" ] || die "no Debian mirror found in /etc/apt/sources.list{,.d/*.sources}"
+	echo "$u"
+}
+
+# apt-get with a private source list for one suite, never touching the
+# system's lists or installing anything.
+apt_private() {
+	local suite=$1; shift
+	local d=$B/apt/$suite
+	mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(mirror_uri) $suite main" \
+		>"$d/sources.list"
+	apt-get -q -o Dir::Etc::sourcelist="$d/sources.list" \
+		-o Dir::Etc::sourceparts=/nonexistent \
+		-o Dir::State::Lists="$d/lists" -o Dir::Cache="$d/cache" \
+		-o Dir::State::status=/dev/null \
+		-o Acquire::Check-Valid-Until=false \
+		-o APT::Sandbox::User=root "$@"
+}
+
+# Which suite carries linux-source-<ver>.
+src_suite() {
+	case $1 in
+	7.2) echo unstable ;;
+	6.1) echo bookworm ;;
+	*) die "no Debian suite known for linux-source-$1" ;;
+	esac
+}
+
+# Check that a tree is Linux <ver>; print its full version.
+tree_version() {
+	local tree=$1 want=$2 v p s
+	[ -f "$tree/Makefile" ] || die "$tree: not a kernel tree (no Makefile)"
+	v=$(sed -n 's/^VERSION = //p' "$tree/Makefile")
+	p=$(sed -n 's/^PATCHLEVEL = //p' "$tree/Makefile")
+	s=$(sed -n 's/^SUBLEVEL = //p' "$tree/Makefile")
+	[ "$v.$p" = "$want" ] ||
+		die "$tree is Linux $v.$p.$s, the lab needs $want (KSRC=... or KVER=...)"
+	echo "$v.$p.$s"
+}
+
+fetch_source() {
+	local ver=$1 suite deb tree tmp full
+	tree=$B/src/linux-source-$ver
+	if [ -f "$tree/.lab-unpacked" ]; then
+		full=$(tree_version "$tree" "$ver") || exit 1
+		step "linux-source-$ver: Linux $full already unpacked in $tree (SUBLEVEL ${full##*.})"
+		return
+	fi
+	suite=$(src_suite "$ver")
+	mkdir -p "$B/dl" "$B/src"
+	step "linux-source-$ver: apt lists of $suite"
+	apt_private "$suite" update >"$B/logs/apt-$suite.log" 2>&1 ||
+		die "apt-get update of $suite failed (see $B/logs/apt-$suite.log)" \
+		    "test/lab.sh setup"
+	step "linux-source-$ver: downloading from $suite"
+	(cd "$B/dl" && apt_private "$suite" download "linux-source-$ver") \
+		>>"$B/logs/apt-$suite.log" 2>&1 ||
+		die "linux-source-$ver is not in $suite (see $B/logs/apt-$suite.log)" \
+		    "test/lab.sh setup"
+	deb=$(ls -t "$B/dl"/linux-source-"$ver"_*.deb | head -n1)
+	step "linux-source-$ver: unpacking $(basename "$deb")"
+	tmp=$(mktemp -d "$B/src/.unpack.XXXXXX")
+	dpkg-deb --fsys-tarfile "$deb" |
+		tar -xO --wildcards "./usr/src/linux-source-$ver.tar.*" |
+		tar -xJ -C "$tmp" ||
+		die "could not unpack $deb" "test/lab.sh setup"
+	[ -d "$tmp/linux-source-$ver" ] || die "$deb holds no linux-source-$ver tree"
+	full=$(tree_version "$tmp/linux-source-$ver" "$ver") || exit 1
+	basename "$deb" >"$tmp/linux-source-$ver/.lab-unpacked"
+	rm -rf "$tree"
+	mv "$tmp/linux-source-$ver" "$tree"
+	rmdir "$tmp"
+	step "linux-source-$ver: Linux $full in $tree (SUBLEVEL ${full##*.})"
+}
+
+ksrc() {
+	if [ -n "${KSRC:-}" ]; then
+		[ -d "$KSRC" ] || die "KSRC=$KSRC: no such directory"
+		(cd "$KSRC" && pwd)
+	else
+		echo "$B/src/linux-source-$KVER"
+	fi
+}
+
+cmd_setup() {
+	mkdir -p "$B/logs"
+	need_pkgs $HOST_PKGS
+	local a
+	for a in $ARCHES; do
+		load_arch "$a"
+		need_pkgs $QEMU_PKG $CROSS_PKG
+	done
+	if [ -n "${KSRC:-}" ]; then
+		local tree full
+		tree=$(ksrc) || exit 1
+		full=$(tree_version "$tree" "$KVER") || exit 1
+		step "using KSRC=$tree: Linux $full (SUBLEVEL ${full##*.})"
+	else
+		fetch_source "$KVER"
+	fi
+	[ "${LAB_ONLY_KVER:-}" ] || [ "$KVER" = 6.1 ] || fetch_source 6.1
+}
+
+# ---------------------------------------------------------------- kernels
+
+load_arch() {
+	local conf=$TOP/test/arch/$1.conf
+	[ -f "$conf" ] || die "unknown ARCH '$1' (have: $(ls "$TOP/test/arch" | sed 's/\.conf$//' | tr '\n' ' '))"
+	LAB_ARCH=$1
+	# shellcheck source=arch/x86_64.conf
+	. "$conf"
+}
+
+series_patches() {
+	[ -f "$TOP/series" ] || return 0
+	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$TOP/series" | awk '{print $1}'
+}
+
+quilt_() { (cd "$(ksrc)" && quilt --quiltrc=- "$@"); }
+
+# Bring the tree to the stock or the patched state.
+tree_state() {
+	local flavour=$1 out
+	if [ -f "$(ksrc)/.pc/applied-patches" ]; then
+		out=$(quilt_ pop -a -q 2>&1) || die "quilt pop -a failed: $out" \
+			"cd $(ksrc) && quilt --quiltrc=- pop -a"
+	fi
+	[ "$flavour" = patched ] || return 0
+	[ -n "$(series_patches)" ] || return 0
+	out=$(quilt_ push -a --fuzz=0 2>&1) || {
+		echo "$out" | tail -n 20 >&2
+		die "the series does not apply to $(ksrc)" \
+		    "cd $(ksrc) && QUILT_PATCHES=$QUILT_PATCHES QUILT_SERIES=$QUILT_SERIES quilt --quiltrc=- push -a --fuzz=0"
+	}
+	if echo "$out" | grep -q "with offset\|with fuzz"; then
+		echo "$out" | grep "offset\|fuzz" >&2
+		die "the series applies only with offsets or fuzz: refresh it"
+	fi
+}
+
+kmake() {
+	make -C "$(ksrc)" O="$1" ARCH="$KARCH" \
+		CROSS_COMPILE="$CROSS_COMPILE" CC="ccache ${CROSS_COMPILE}gcc" "${@:2}"
+}
+
+img_dir() { echo "$B/img/$KVER-$1-$2"; }
+
+# What a kernel image depends on, besides the sources' own version.
+kernel_key() {
+	local flavour=$1 p full
+	full=$(tree_version "$(ksrc)" "$KVER") || exit 1
+	{
+		echo "$KVER $full $(ksrc)"
+		cat "$TOP/test/arch/$LAB_ARCH.conf"
+		for p in $KCONFIG_FRAGMENTS; do cat "$TOP/test/config/$p"; done
+		if [ "$flavour" = patched ]; then
+			cat "$TOP/series"
+			for p in $(series_patches); do cat "$TOP/patches/$p"; done
+		fi
+	} | sha256sum | cut -c1-16
+}
+
+# Every CONFIG_X=y|n that the fragments ask for must be in the .config.
+check_kconfig() {
+	local cfg=$1 frag line opt val bad=()
+	for frag in $KCONFIG_FRAGMENTS; do
+		while IFS= read -r line; do
+			case $line in CONFIG_*=*) ;; *) continue ;; esac
+			opt=${line%%=*} val=${line#*=}
+			if [ "$val" = n ]; then
+				grep -q "^$opt=" "$cfg" && bad+=("$opt should be off")
+			else
+				grep -qx "$opt=$val" "$cfg" || bad+=("$opt=$val")
+			fi
+		done <"$TOP/test/config/$frag"
+	done
+	printf '%s\n' "${bad[@]}"
+}
+
+cmd_kernel() {
+	local arch=$1 flavour=$2 obj dir key frags=() f bad t0
+	load_arch "$arch"
+	case $flavour in stock | patched) ;; *) die "FLAVOUR must be stock or patched" ;; esac
+	dir=$(img_dir "$arch" "$flavour")
+	key=$(kernel_key "$flavour") || exit 1
+	if [ -f "$dir/key" ] && [ "$(cat "$dir/key")" = "$key" ] && [ -f "$dir/image" ]; then
+		step "kernel $KVER $arch $flavour: up to date ($dir/image)"
+		return
+	fi
+	if [ "$flavour" = patched ] && [ -z "$(series_patches)" ]; then
+		cmd_kernel "$arch" stock
+		step "kernel $KVER $arch patched: the series is empty, same as stock"
+		rm -rf "$dir" && cp -r "$(img_dir "$arch" stock)" "$dir"
+		echo "$key" >"$dir/key"
+		return
+	fi
+	obj=$B/obj/$KVER-$arch
+	mkdir -p "$obj" "$B/logs"
+	tree_state "$flavour"
+	step "kernel $KVER $arch $flavour: configuring ($KCONFIG_BASE + $KCONFIG_FRAGMENTS)"
+	for f in $KCONFIG_FRAGMENTS; do frags+=("$TOP/test/config/$f"); done
+	{
+		kmake "$obj" "$KCONFIG_BASE" &&
+			(cd "$(ksrc)" && ARCH=$KARCH scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "${frags[@]}") &&
+			kmake "$obj" olddefconfig
+	} >"$B/logs/kconfig-$arch.log" 2>&1 ||
+		die "configuring failed (see $B/logs/kconfig-$arch.log)" "test/lab.sh kernel $arch $flavour"
+	bad=$(check_kconfig "$obj/.config")
+	[ -z "$bad" ] || die "options the lab relies on are not in $obj/.config: $(echo $bad)" \
+		"test/lab.sh kernel $arch $flavour"
+	step "kernel $KVER $arch $flavour: building $KIMAGE_TARGET (log: build/logs/kbuild-$arch-$flavour.log)"
+	t0=$SECONDS
+	kmake "$obj" -j"$JOBS" "$KIMAGE_TARGET" >"$B/logs/kbuild-$arch-$flavour.log" 2>&1 || {
+		grep -E "error|Error" "$B/logs/kbuild-$arch-$flavour.log" | head -n 20 >&2
+		die "kernel build failed (see $B/logs/kbuild-$arch-$flavour.log)" \
+		    "test/lab.sh kernel $arch $flavour"
+	}
+	rm -rf "$dir" && mkdir -p "$dir"
+	cp "$obj/$KIMAGE" "$dir/image"
+	cp "$obj/.config" "$dir/config"
+	cp "$obj/System.map" "$dir/System.map"
+	echo "$key" >"$dir/key"
+	step "kernel $KVER $arch $flavour: built in $((SECONDS - t0)) s ($dir/image)"
+}
+
+# ------------------------------------------------------------ suite, initrd
+
+cmd_suite() {
+	local arch=$1 hdr out root list
+	load_arch "$arch"
+	hdr=$B/hdr/$KVER-$arch
+	out=$B/suite/$KVER-$arch
+	if [ ! -f "$hdr/.stamp" ]; then
+		step "suite $arch: installing uapi headers of Linux $KVER"
+		make -C "$(ksrc)" O="$B/hdr/obj-$KVER-$arch" ARCH="$KARCH" \
+			headers_install INSTALL_HDR_PATH="$hdr" >"$B/logs/headers-$arch.log" 2>&1 ||
+			die "headers_install failed (see $B/logs/headers-$arch.log)" "test/lab.sh suite $arch"
+		touch "$hdr/.stamp"
+	fi
+	step "suite $arch: building static test binaries"
+	make -s -C "$TOP/test/suite" KSRC="$(ksrc)" HDR="$hdr" OUT="$out" \
+		CROSS_COMPILE="$CROSS_COMPILE" >"$B/logs/suite-$arch.log" 2>&1 || {
+		cat "$B/logs/suite-$arch.log" >&2
+		die "suite build failed" "test/lab.sh suite $arch"
+	}
+	list=$(make -s -C "$TOP/test/suite" list)
+	mkdir -p "$B/tools" "$B/initrd"
+	if [ ! -x "$B/tools/gen_init_cpio" ]; then
+		gcc -O2 -o "$B/tools/gen_init_cpio" "$(ksrc)/usr/gen_init_cpio.c" ||
+			die "could not build gen_init_cpio"
+	fi
+	root=$B/initrd/$arch-suite.list
+	{
+		echo "dir /dev 0755 0 0"
+		echo "nod /dev/console 0600 0 0 c 5 1"
+		for d in /bin /proc /sys /tmp /fuselab; do echo "dir $d 0755 0 0"; done
+		echo "file /bin/busybox $(busybox_for "$arch") 0755 0 0"
+		echo "file /init $TOP/test/guest/init 0755 0 0"
+		echo "file /fuselab/tests $out/tests 0644 0 0"
+		for t in $list; do echo "file /fuselab/$t $out/$t 0755 0 0"; done
+	} >"$root"
+	echo "$list" >"$out/tests"
+	"$B/tools/gen_init_cpio" "$root" | gzip -1 >"$B/initrd/$arch-suite.cpio.gz.tmp"
+	mv "$B/initrd/$arch-suite.cpio.gz.tmp" "$B/initrd/$arch-suite.cpio.gz"
+	step "suite $arch: $(echo $list | wc -w) binaries in build/initrd/$arch-suite.cpio.gz"
+}
+
+# The static busybox for the guest: the host's for x86_64, otherwise the
+# Debian busybox-static package of that architecture, unpacked.
+busybox_for() {
+	local arch=$1
+	if [ -z "${DEB_ARCH:-}" ] || [ "$DEB_ARCH" = amd64 ]; then
+		echo /bin/busybox
+		return
+	fi
+	local d=$B/busybox/$DEB_ARCH
+	if [ ! -x "$d/bin/busybox" ]; then
+		mkdir -p "$d"
+		(cd "$B/dl" && apt-get download "busybox-static:$DEB_ARCH") >/dev/null 2>&1 ||
+			die "cannot download busybox-static:$DEB_ARCH"
+		dpkg -x "$(ls "$B/dl"/busybox-static_*_"$DEB_ARCH".deb | head -n1)" "$d"
+	fi
+	echo "$d/bin/busybox"
+}
+
+# ------------------------------------------------------------------- boots
+
+cmd_run() {
+	local arch=$1 flavour=$2 dir append
+	load_arch "$arch"
+	dir=$(img_dir "$arch" "$flavour")
+	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "test/lab.sh kernel $arch $flavour"
+	append="loglevel=4 ${ONLY:+fuselab.only=$ONLY}"
+	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour" \
+		--qemu "$QEMU" --qemu-args "$QEMU_ARGS" --console "$CONSOLE" \
+		--kernel "$dir/image" --initrd "$B/initrd/$arch-suite.cpio.gz" \
+		--append "$append" --timeout "${BOOT_TIMEOUT:-1500}" \
+		--suites "${ONLY:-$(cat "$B/suite/$KVER-$arch/tests")}" \
+		--log "$B/logs/console-$KVER-$arch-$flavour.log" \
+		--state "$B/logs/tap-state.json"
+}
+
+cmd_shell() {
+	local arch=$1 flavour=${2:-patched} dir
+	load_arch "$arch"
+	dir=$(img_dir "$arch" "$flavour")
+	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "test/lab.sh kernel $arch $flavour"
+	python3 "$TOP/test/run-qemu.py" --interactive --name shell \
+		--qemu "$QEMU" --qemu-args "$QEMU_ARGS" --console "$CONSOLE" \
+		--kernel "$dir/image" --initrd "$B/initrd/$arch-suite.cpio.gz" \
+		--append "fuselab.shell=1" --log /dev/null
+}
+
+summary() {
+	python3 - "$B/logs/tap-state.json" "$1" <<'EOF'
+import json, sys
+st = json.load(open(sys.argv[1]))
+print(f"1..{st['n']}")
+if st["failures"]:
+    print("# failed:")
+    for f in st["failures"]:
+        print(f"#   {f}")
+tail = f", {st['skipped']} skipped" if st["skipped"] else ""
+print(f"{st['passed']} passed, {st['failed']} failed{tail}")
+sys.exit(1 if st["failed"] or not st["n"] else 0)
+EOF
+}
+
+run_flavours() {
+	local a f t0=$SECONDS
+	cmd_setup
+	rm -f "$B/logs/tap-state.json"
+	for a in $ARCHES; do
+		for f in "$@"; do cmd_kernel "$a" "$f"; done
+		cmd_suite "$a"
+	done
+	echo "TAP version 13"
+	for a in $ARCHES; do
+		for f in "$@"; do cmd_run "$a" "$f"; done
+	done
+	step "total $((SECONDS - t0)) s"
+}
+
+cmd_check() { run_flavours stock patched; summary check; }
+# `make`: the patched kernel only; progress lines and failures, then one line.
+cmd_main() {
+	run_flavours patched | tee "$B/logs/main.tap" |
+		grep --line-buffered -v -E '^(ok |TAP version)'
+	summary main | tail -n 1
+	echo "lab: full TAP in build/logs/main.tap; stock and patched side by side: make check"
+}
+
+mkdir -p "$B/logs"
+verb=${1:-check}
+shift || true
+case $verb in
+setup) cmd_setup ;;
+kernel) cmd_kernel "$@" ;;
+suite) cmd_suite "$@" ;;
+run) cmd_run "$@" ;;
+shell) cmd_shell "$@" ;;
+check) cmd_check ;;
+main) cmd_main ;;
+*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, check, main)" ;;
+esac

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Boot one kernel under QEMU (TCG) and turn what the guest prints into TAP.
+
+The guest's /init (test/guest/init, test/debian/init) prints
+
+    FUSELAB-TAP-BEGIN <suite>  ...TAP of that suite...  FUSELAB-TAP-END <suite> rc=N
+    FUSELAB-DMESG-BEGIN ...dmesg... FUSELAB-DMESG-END
+    FUSELAB-DONE
+
+Every result line of a suite becomes one line of the lab's TAP stream, named
+<run>/<suite>/<test>; the boot itself, each suite's completeness and the
+kernel log add lines of their own. Numbering continues across runs through
+--state, a small JSON file that also counts passed/failed/skipped.
+Nothing here knows an architecture: the QEMU command comes from the caller.
+"""
+import argparse
+import json
+import os
+import re
+import select
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+# What in the guest's kernel log fails a run.
+BAD_DMESG = [
+    (re.compile(r"WARNING:"), "WARNING"),
+    (re.compile(r"\bBUG[: ]"), "BUG"),
+    (re.compile(r"possible circular locking|possible recursive locking|"
+                r"inconsistent lock state|lockdep|held when returning|"
+                r"suspicious RCU usage"), "lockdep"),
+    (re.compile(r"sleeping function called from invalid context"),
+     "might_sleep"),
+    (re.compile(r"KASAN"), "KASAN"),
+    (re.compile(r"Oops|general protection fault|Kernel panic|"
+                r"Unable to handle kernel"), "oops"),
+    (re.compile(r"blocked for more than \d+ seconds"), "hung task"),
+]
+
+RESULT = re.compile(r"^(not ok|ok) \d+ (.*?)(?: # (SKIP|TODO)\b ?(.*))?$")
+PLAN = re.compile(r"^1\.\.(\d+)$")
+
+
+class Tap:
+    def __init__(self, state_path):
+        self.path = state_path
+        self.st = {"n": 0, "passed": 0, "failed": 0, "skipped": 0,
+                   "failures": []}
+        if state_path and os.path.exists(state_path):
+            with open(state_path) as f:
+                self.st = json.load(f)
+
+    def result(self, ok, name, diag=(), skip=None):
+        self.st["n"] += 1
+        for d in diag:
+            print("# " + d)
+        if skip is not None:
+            self.st["skipped"] += 1
+            print(f"ok {self.st['n']} - {name} # SKIP {skip}")
+        elif ok:
+            self.st["passed"] += 1
+            print(f"ok {self.st['n']} - {name}")
+        else:
+            self.st["failed"] += 1
+            self.st["failures"].append(name)
+            print(f"not ok {self.st['n']} - {name}")
+        sys.stdout.flush()
+        self.save()
+
+    def save(self):
+        if self.path:
+            with open(self.path, "w") as f:
+                json.dump(self.st, f)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--name", required=True, help="run name, e.g. x86_64/stock")
+    ap.add_argument("--qemu", required=True)
+    ap.add_argument("--qemu-args", default="")
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--append", default="")
+    ap.add_argument("--console", required=True)
+    ap.add_argument("--timeout", type=int, default=1800)
+    ap.add_argument("--suites", default="", help="suites that must report")
+    ap.add_argument("--log", required=True, help="full console log")
+    ap.add_argument("--state", help="TAP numbering/counters across runs")
+    ap.add_argument("--interactive", action="store_true",
+                    help="attach the console to this terminal, no parsing")
+    a = ap.parse_args()
+
+    for p in (a.kernel, a.initrd):
+        if not os.path.exists(p):
+            sys.exit(f"run-qemu: {p}: no such file")
+    append = f"console={a.console} panic=-1 rdinit=/init {a.append}".strip()
+    cmd = [a.qemu] + shlex.split(a.qemu_args) + [
+        "-kernel", a.kernel, "-initrd", a.initrd, "-append", append,
+        "-no-reboot"]
+    if a.interactive:
+        os.execvp(a.qemu, cmd + ["-nographic"])
+    cmd += ["-display", "none", "-monitor", "none", "-serial", "stdio"]
+
+    tap = Tap(a.state)
+    name = a.name
+    print(f"# {name}: booting: {shlex.join(cmd)}")
+    print(f"# {name}: console log: {a.log}")
+    sys.stdout.flush()
+
+    log = open(a.log, "w", errors="replace")
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    start = time.monotonic()
+    buf = b""
+    lines = []
+    timed_out = False
+    done = False
+    while True:
+        left = a.timeout - (time.monotonic() - start)
+        if left <= 0:
+            timed_out = True
+            break
+        r, _, _ = select.select([proc.stdout], [], [], min(left, 5))
+        if not r:
+            if proc.poll() is not None:
+                break
+            continue
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        buf += chunk
+        *complete, buf = buf.split(b"\n")
+        for raw in complete:
+            line = raw.decode("utf-8", "replace").rstrip("\r")
+            log.write(line + "\n")
+            lines.append(line)
+            handle_line(line, tap, name)
+            if line == "FUSELAB-DONE":
+                done = True
+        log.flush()
+        if done:
+            break
+    elapsed = time.monotonic() - start
+    if proc.poll() is None:
+        # After FUSELAB-DONE the guest reboots (= QEMU exits); give it time.
+        try:
+            proc.wait(timeout=0 if timed_out else 30)
+        except subprocess.TimeoutExpired:
+            pass
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    log.close()
+
+    finish(lines, tap, name, a, done, timed_out, elapsed)
+
+
+# Per-suite parsing state, module level for brevity.
+cur = {"suite": None, "diag": [], "plan": None, "results": 0, "failed": 0}
+seen = {}
+
+
+def handle_line(line, tap, name):
+    m = re.match(r"^FUSELAB-TAP-BEGIN (\S+)$", line)
+    if m:
+        cur.update(suite=m.group(1), diag=[], plan=None, results=0, failed=0)
+        print(f"# {name}: running {m.group(1)}")
+        sys.stdout.flush()
+        return
+    m = re.match(r"^FUSELAB-TAP-END (\S+) rc=(\d+)$", line)
+    if m and cur["suite"]:
+        seen[cur["suite"]] = (int(m.group(2)), cur["plan"], cur["results"],
+                              cur["failed"])
+        cur["suite"] = None
+        return
+    if not cur["suite"]:
+        return
+    m = PLAN.match(line)
+    if m and cur["plan"] is None:
+        cur["plan"] = int(m.group(1))
+        return
+    m = RESULT.match(line)
+    if m:
+        ok = m.group(1) == "ok"
+        skip = m.group(4) or "skipped" if m.group(3) == "SKIP" else None
+        test = m.group(2).strip()
+        tap.result(ok, f"{name}/{cur['suite']}/{test}",
+                   [] if ok else cur["diag"][-30:], skip)
+        cur["results"] += 1
+        cur["failed"] += not ok
+        cur["diag"] = []
+        return
+    if line.startswith("#"):
+        cur["diag"].append(line.lstrip("# ").rstrip())
+
+
+def finish(lines, tap, name, a, done, timed_out, elapsed):
+    tail = lines[-15:]
+    if done:
+        tap.result(True, f"{name}/boot_and_run_to_completion")
+    else:
+        why = (f"timed out after {a.timeout} s" if timed_out else
+               "QEMU exited before FUSELAB-DONE")
+        tap.result(False, f"{name}/boot_and_run_to_completion",
+                   [why, "last console lines:"] + tail +
+                   [f"full log: {a.log}"])
+
+    for s in a.suites.split():
+        rc, plan, results, failed = seen.get(s, (None, None, 0, 0))
+        diag = []
+        if rc is None:
+            diag.append(f"suite {s} never reported")
+        else:
+            if plan is None or results != plan:
+                diag.append(f"plan {plan}, {results} results")
+            # the kselftest harness exits 1 when one of its tests failed
+            if rc != (1 if failed else 0):
+                diag.append(f"exit code {rc} with {failed} failed tests")
+        tap.result(not diag, f"{name}/{s}/suite_complete", diag)
+
+    bad = []
+    in_dmesg = False
+    have_dmesg = False
+    for l in lines:
+        if l == "FUSELAB-DMESG-BEGIN":
+            in_dmesg = have_dmesg = True
+            continue
+        if l == "FUSELAB-DMESG-END":
+            in_dmesg = False
+            continue
+        # Live console lines carry a timestamp: scan those too (a hang
+        # leaves no dmesg dump).
+        if in_dmesg or l.startswith("["):
+            for rx, what in BAD_DMESG:
+                if rx.search(l):
+                    bad.append(f"{what}: {l}")
+                    break
+    diag = sorted(set(bad))[:40]
+    if not have_dmesg:
+        diag.append("no dmesg dump (guest did not finish); live console "
+                    "lines were scanned")
+    tap.result(not bad and have_dmesg, f"{name}/kernel_log_clean", diag)
+    print(f"# {name}: {elapsed:.0f} s in QEMU")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Group 2: the shapes of the daemon's buffers on read and write of
+ * /dev/fuse: one buffer, readv/writev with 1..1024 odd-sized pieces that
+ * cross page boundaries, anonymous, MAP_SHARED memfd and THP-backed memory,
+ * the splice transports (group 4's regression guard), and a buffer that is
+ * an mmap of a file on the same mount (fuse.rst "Scenario 2"), which may
+ * block but must stay abortable.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+
+#include "fuselab.h"
+#include "kselftest_harness.h"
+
+FIXTURE(bufs) {
+	struct fl_fs *fs;
+	unsigned char *buf;
+	size_t buflen;
+};
+
+FIXTURE_VARIANT(bufs) {
+	enum fl_xport xport;
+	enum fl_mem mem;
+	unsigned int niov;
+};
+
+#define BUFS(name, x, m, n) \
+	FIXTURE_VARIANT_ADD(bufs, name) { .xport = x, .mem = m, .niov = n }
+
+BUFS(rw_anon, FL_XP_RW, FL_MEM_ANON, 1);
+BUFS(rw_memfd, FL_XP_RW, FL_MEM_MEMFD, 1);
+BUFS(rw_thp, FL_XP_RW, FL_MEM_THP, 1);
+BUFS(vec1_anon, FL_XP_VEC, FL_MEM_ANON, 1);
+BUFS(vec2_memfd, FL_XP_VEC, FL_MEM_MEMFD, 2);
+BUFS(vec7_anon, FL_XP_VEC, FL_MEM_ANON, 7);
+BUFS(vec64_thp, FL_XP_VEC, FL_MEM_THP, 64);
+BUFS(vec1024_anon, FL_XP_VEC, FL_MEM_ANON, 1024);
+BUFS(vec1024_memfd, FL_XP_VEC, FL_MEM_MEMFD, 1024);
+BUFS(vec1024_thp, FL_XP_VEC, FL_MEM_THP, 1024);
+BUFS(splice_read, FL_XP_SPLICE_IN, FL_MEM_ANON, 1);
+BUFS(splice_write, FL_XP_SPLICE_OUT, FL_MEM_ANON, 1);
+BUFS(splice_move, FL_XP_SPLICE_MOVE, FL_MEM_ANON, 1);
+
+FIXTURE_SETUP(bufs)
+{
+	struct fl_config cfg = {
+		.max_pages = 256,
+		.xport = variant->xport,
+		.mem = variant->mem,
+		.niov = variant->niov,
+		.nthreads = 2,
+	};
+
+	self->fs = fl_mount(&cfg);
+	ASSERT_NE(NULL, self->fs) TH_LOG("mount: %s", strerror(errno));
+	ASSERT_EQ(0, fl_start(self->fs));
+	self->buflen = (2u << 20) + FL_PAGE;
+	self->buf = mmap(NULL, self->buflen, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+}
+
+FIXTURE_TEARDOWN(bufs)
+{
+	if (self->fs)
+		fl_destroy(self->fs);
+	munmap(self->buf, self->buflen);
+}
+
+static const size_t rt_sizes[] = { 1, 4097, 65536 + 13, 1u << 20,
+				   (1u << 20) + 4095 };
+
+static void roundtrip(struct __test_metadata *_metadata, FIXTURE_DATA(bufs) *self,
+		      bool direct)
+{
+	char path[96];
+	unsigned int seed = direct ? 500 : 600;
+
+	self->fs->cfg.direct_io = direct;
+	for (size_t i = 0; i < ARRAY_SIZE(rt_sizes); i++, seed++) {
+		size_t len = rt_sizes[i], off = 4093 * i + 1;
+		unsigned char *p = self->buf + i + 1;
+		int fd;
+
+		fl_path(self->fs, i % FL_NFILES, path, sizeof(path));
+		fd = open(path, O_RDWR | O_TRUNC);
+		ASSERT_LE(0, fd) TH_LOG("open %s: %s", path, strerror(errno));
+		fl_fill(p, len, off, seed);
+		ASSERT_EQ((ssize_t)len, pwrite(fd, p, len, off))
+			TH_LOG("pwrite %zu at %zu: %s", len, off, strerror(errno));
+		ASSERT_EQ(0, close(fd));
+		ASSERT_EQ(-1, fl_check(self->fs->files[i % FL_NFILES].data + off,
+				       len, off, seed))
+			TH_LOG("daemon stored a wrong byte (%zu bytes at %zu)",
+			       len, off);
+		memset(p, 0, len);
+		fd = open(path, O_RDONLY);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ((ssize_t)len, pread(fd, p, len, off))
+			TH_LOG("pread %zu at %zu: %s", len, off, strerror(errno));
+		ASSERT_EQ(-1, fl_check(p, len, off, seed))
+			TH_LOG("read back a wrong byte (%zu bytes at %zu)", len, off);
+		ASSERT_EQ(0, close(fd));
+	}
+}
+
+TEST_F_TIMEOUT(bufs, roundtrip_direct_io, 120)
+{
+	roundtrip(_metadata, self, true);
+	EXPECT_EQ(256UL * FL_PAGE, atomic_load(&self->fs->st.max_read));
+	EXPECT_EQ(256UL * FL_PAGE, atomic_load(&self->fs->st.max_write));
+}
+
+TEST_F_TIMEOUT(bufs, roundtrip_page_cache, 120)
+{
+	roundtrip(_metadata, self, false);
+}
+
+/* The variant's memory kind is what the daemon really used. */
+TEST_F(bufs, buffers_have_the_requested_backing)
+{
+	struct statfs sfs;
+
+	/* one request so that both threads have set up their buffers */
+	ASSERT_EQ(0, statfs(self->fs->mnt, &sfs));
+	unsigned long thp = atomic_load(&self->fs->st.thp_buffers);
+
+	if (variant->mem == FL_MEM_THP) {
+		EXPECT_LT(0UL, thp)
+			TH_LOG("no serving buffer is backed by a huge page");
+	} else {
+		EXPECT_EQ(0UL, thp);
+	}
+}
+
+/* ------------------------------------------------------------ Scenario 2 */
+
+/*
+ * Kamikaze reply: the daemon answers a READ of f0 from a buffer that is an
+ * mmap of f0 itself. Copying the reply faults on the very page that the
+ * READ is filling, which is locked until the reply arrives.
+ */
+struct kamikaze {
+	unsigned char *map;	/* mmap of f0, never touched by the test */
+	atomic_int armed;
+	atomic_int done;
+	int err;		/* errno of the daemon's writev */
+};
+
+static bool kamikaze_hook(struct fl_fs *fs, struct fl_buf *b,
+			  const struct fuse_in_header *in, void *arg)
+{
+	const struct fuse_read_in *r = (const void *)(in + 1);
+	struct kamikaze *k = arg;
+	struct fuse_out_header oh;
+	struct iovec iov[2];
+	ssize_t n;
+
+	if (in->opcode != FUSE_READ || in->nodeid != 2 ||
+	    !atomic_exchange(&k->armed, 0))
+		return false;
+	oh.unique = in->unique;
+	oh.error = 0;
+	oh.len = sizeof(oh) + r->size;
+	iov[0].iov_base = &oh;
+	iov[0].iov_len = sizeof(oh);
+	iov[1].iov_base = k->map;
+	iov[1].iov_len = r->size;
+	n = writev(fs->fd, iov, 2);
+	k->err = n < 0 ? errno : 0;
+	atomic_store(&k->done, 1);
+	return true;
+}
+
+static int client_read_f0(struct fl_fs *fs, void *arg)
+{
+	char path[96], buf[FL_PAGE];
+	int fd;
+
+	(void)arg;
+	fl_path(fs, 0, path, sizeof(path));
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return errno;
+	if (read(fd, buf, sizeof(buf)) < 0)
+		return errno;
+	return 0;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* After an abort, a fresh mount must work: the system recovered. */
+static void check_recovery(struct __test_metadata *_metadata)
+{
+	struct fl_config cfg = { .max_pages = 32, .nthreads = 1 };
+	struct fl_fs *fs = fl_mount(&cfg);
+	unsigned char b[5000];
+	char path[96];
+	int fd;
+
+	ASSERT_NE(NULL, fs) TH_LOG("remount after abort: %s", strerror(errno));
+	ASSERT_EQ(0, fl_start(fs));
+	fl_path(fs, 3, path, sizeof(path));
+	fd = open(path, O_RDWR);
+	ASSERT_LE(0, fd);
+	fl_fill(b, sizeof(b), 0, 3);
+	ASSERT_EQ((ssize_t)sizeof(b), pwrite(fd, b, sizeof(b), 0));
+	memset(b, 0, sizeof(b));
+	ASSERT_EQ((ssize_t)sizeof(b), pread(fd, b, sizeof(b), 0));
+	ASSERT_EQ(-1, fl_check(b, sizeof(b), 0, 3));
+	close(fd);
+	fl_destroy(fs);
+}
+
+FIXTURE(mmapself) {
+	struct fl_fs *fs;
+};
+
+FIXTURE_SETUP(mmapself)
+{
+	struct fl_config cfg = { .max_pages = 32, .nthreads = 1 };
+
+	self->fs = fl_mount(&cfg);
+	ASSERT_NE(NULL, self->fs) TH_LOG("mount: %s", strerror(errno));
+	for (unsigned int i = 0; i < 2; i++) {
+		self->fs->files[i].size = 1u << 20;
+		fl_fill(self->fs->files[i].data, 1u << 20, 0, 40 + i);
+	}
+}
+
+FIXTURE_TEARDOWN(mmapself)
+{
+	if (self->fs)
+		fl_destroy(self->fs);
+}
+
+TEST_F_TIMEOUT(mmapself, reply_from_mmap_of_same_file_is_abortable, 60)
+{
+	struct kamikaze k = { 0 };
+	char path[96];
+	pid_t client;
+	int fd, rc;
+	long w;
+
+	self->fs->hook = kamikaze_hook;
+	self->fs->hook_arg = &k;
+	ASSERT_EQ(0, fl_start(self->fs));
+	fl_path(self->fs, 0, path, sizeof(path));
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	k.map = mmap(NULL, FL_PAGE * 32, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, k.map);
+	close(fd);
+	atomic_store(&k.armed, 1);
+
+	client = fl_spawn(self->fs, client_read_f0, NULL);
+	ASSERT_LT(0, client);
+	if (fl_still_blocked(client, 2000)) {
+		TH_LOG("deadlocked as fuse.rst describes; aborting");
+		ASSERT_EQ(0, fl_abort(self->fs));
+	} else {
+		TH_LOG("did not block");
+	}
+	rc = fl_wait(client, 10000);
+	ASSERT_NE(-1, rc) TH_LOG("the client hangs even after abort");
+	for (int t = 0; t < 500 && !atomic_load(&k.done); t++)
+		sleep_ms(10);
+	ASSERT_EQ(1, atomic_load(&k.done))
+		TH_LOG("the daemon's write hangs even after abort");
+	TH_LOG("client errno %d, daemon writev errno %d", rc, k.err);
+	w = fl_waiting(self->fs);
+	ASSERT_TRUE(w == 0 || w == -1) TH_LOG("waiting = %ld", w);
+	munmap(k.map, FL_PAGE * 32);
+	fl_destroy(self->fs);
+	self->fs = NULL;
+	check_recovery(_metadata);
+}
+
+/*
+ * The daemon reads the next request into an mmap of f1 on its own mount.
+ * Faulting that buffer in needs a READ of f1 which, with a single daemon
+ * thread, nobody serves: it may block but must stay abortable. With a
+ * second serving thread the READ is served and the request arrives.
+ */
+struct kamikaze_read {
+	struct fl_fs *fs;
+	unsigned char *map;
+	size_t len;
+	ssize_t n;
+	int err;
+	atomic_int done;
+};
+
+static void *kamikaze_read_thread(void *arg)
+{
+	struct kamikaze_read *k = arg;
+
+	k->n = read(k->fs->fd, k->map, k->len);
+	k->err = k->n < 0 ? errno : 0;
+	atomic_store(&k->done, 1);
+	return NULL;
+}
+
+static int client_statfs(struct fl_fs *fs, void *arg)
+{
+	struct statfs s;
+
+	(void)arg;
+	return statfs(fs->mnt, &s) ? errno : 0;
+}
+
+static void read_into_mmap(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(mmapself) *self, bool second_thread)
+{
+	struct kamikaze_read k = { .fs = self->fs };
+	struct statfs sfs;
+	char path[96];
+	pthread_t t;
+	pid_t client;
+	int fd, rc;
+	bool blocked;
+
+	/* one serving thread while the daemon sets up its mapping */
+	ASSERT_EQ(0, fl_start(self->fs));
+	fl_path(self->fs, 1, path, sizeof(path));
+	fd = open(path, O_RDWR);
+	ASSERT_LE(0, fd);
+	k.len = fl_buf_size(self->fs);
+	k.map = mmap(NULL, k.len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, k.map);
+	close(fd);
+	/* let the serving thread end after one more request */
+	atomic_store(&self->fs->stop, 1);
+	ASSERT_EQ(0, statfs(self->fs->mnt, &sfs));
+	fl_join(self->fs);
+	atomic_store(&self->fs->stop, 0);
+
+	/*
+	 * The kamikaze reader waits first, so that the next request wakes it
+	 * rather than a serving thread started after it.
+	 */
+	ASSERT_EQ(0, pthread_create(&t, NULL, kamikaze_read_thread, &k));
+	sleep_ms(200);
+	if (second_thread) {
+		ASSERT_EQ(0, fl_start(self->fs));
+		sleep_ms(200);
+	}
+	client = fl_spawn(self->fs, client_statfs, NULL);
+	ASSERT_LT(0, client);
+	for (int i = 0; i < 300 && !atomic_load(&k.done); i++)
+		sleep_ms(10);
+	blocked = !atomic_load(&k.done);
+	if (blocked) {
+		TH_LOG("read(2) into the mmap blocked; aborting");
+		ASSERT_EQ(0, fl_abort(self->fs));
+	}
+	for (int i = 0; i < 1000 && !atomic_load(&k.done); i++)
+		sleep_ms(10);
+	ASSERT_EQ(1, atomic_load(&k.done))
+		TH_LOG("read(2) hangs even after abort");
+	pthread_join(t, NULL);
+	TH_LOG("read returned %zd, errno %d", k.n, k.err);
+	if (second_thread) {
+		/* the other thread served the fault: the request arrived */
+		ASSERT_FALSE(blocked);
+		ASSERT_LT(0, k.n);
+		ASSERT_EQ((uint32_t)FUSE_STATFS,
+			  ((struct fuse_in_header *)k.map)->opcode);
+		/* answer it so the client completes */
+		struct fl_buf b;
+
+		ASSERT_EQ(0, fl_buf_init(self->fs, &b));
+		ASSERT_EQ(0, fl_handle(self->fs, &b, (void *)k.map));
+		fl_buf_free(&b);
+		ASSERT_EQ(0, fl_wait(client, 10000));
+	} else {
+		rc = fl_wait(client, 10000);
+		ASSERT_NE(-1, rc) TH_LOG("the client hangs after abort");
+		if (blocked)
+			ASSERT_GT(0, k.n);
+	}
+	munmap(k.map, k.len);
+	fl_destroy(self->fs);
+	self->fs = NULL;
+	check_recovery(_metadata);
+}
+
+TEST_F_TIMEOUT(mmapself, read_into_mmap_single_thread_is_abortable, 60)
+{
+	read_into_mmap(_metadata, self, false);
+}
+
+TEST_F_TIMEOUT(mmapself, read_into_mmap_second_thread_serves_fault, 60)
+{
+	read_into_mmap(_metadata, self, true);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * fuselab: a small FUSE filesystem that speaks the /dev/fuse protocol itself,
+ * so that each test controls exactly which buffers the daemon hands to
+ * read(2)/readv(2)/splice(2) and write(2)/writev(2) of /dev/fuse.
+ *
+ * The filesystem is flat: a root directory with FL_NFILES regular files
+ * "f0".."f7" whose contents live in daemon memory (struct fl_file).
+ */
+#ifndef FUSELAB_H
+#define FUSELAB_H
+
+#include <linux/fuse.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define FL_NFILES	8
+#define FL_FILE_CAP	(8u << 20)	/* bytes of backing store per file */
+#define FL_MAX_THREADS	8
+#define FL_PAGE		4096u
+
+/* Where the daemon's request/reply buffers live. */
+enum fl_mem {
+	FL_MEM_ANON,	/* private anonymous mapping */
+	FL_MEM_MEMFD,	/* MAP_SHARED mapping of a memfd */
+	FL_MEM_THP,	/* anonymous, 2 MiB aligned, MADV_HUGEPAGE, populated */
+};
+
+/* How the daemon talks to /dev/fuse. */
+enum fl_xport {
+	FL_XP_RW,		/* read(2) + write(2) of one buffer */
+	FL_XP_VEC,		/* readv(2) + writev(2) of niov odd-sized pieces */
+	FL_XP_SPLICE_IN,	/* splice(/dev/fuse -> pipe) + read(pipe); write(2) */
+	FL_XP_SPLICE_OUT,	/* read(2); vmsplice + splice(pipe -> /dev/fuse) */
+	FL_XP_SPLICE_MOVE,	/* as SPLICE_OUT with SPLICE_F_GIFT/SPLICE_F_MOVE */
+};
+
+struct fl_config {
+	unsigned int max_pages;		/* negotiated max_pages, 1..256 */
+	bool direct_io;			/* FOPEN_DIRECT_IO on every open */
+	uint32_t direct_mask;		/* ... or on opens of f<bit> */
+	enum fl_mem mem;
+	enum fl_xport xport;
+	unsigned int niov;		/* pieces per readv/writev (FL_XP_VEC) */
+	unsigned int nthreads;		/* serving threads started by fl_start() */
+	uint64_t want2;			/* extra INIT flags2 bits (e.g. io_uring) */
+};
+
+struct fl_file {
+	pthread_mutex_t lock;
+	size_t size;
+	unsigned char *data;		/* FL_FILE_CAP bytes */
+};
+
+struct fl_stats {
+	atomic_ulong reads, writes;	/* FUSE_READ / FUSE_WRITE served */
+	atomic_ulong max_read, max_write; /* largest payload seen */
+	atomic_ulong requests;
+	atomic_ulong thp_buffers;	/* serving buffers seen backed by THP */
+};
+
+struct fl_buf {
+	unsigned char *base;		/* the daemon's buffer, of kind cfg.mem */
+	size_t size;			/* its mapped length */
+	unsigned char *lin;		/* contiguous copy of a readv'd request */
+	unsigned char *out;		/* reply staging, copied into base */
+	struct iovec *iov;		/* FL_XP_VEC pieces, niov entries */
+	unsigned int niov;
+	int pipe[2];			/* splice transports */
+	void *priv;			/* the transport's own (io_uring entry) */
+};
+
+struct fl_fs;
+/* Optional per-request hook: return true if it handled the request. */
+typedef bool (*fl_hook_t)(struct fl_fs *fs, struct fl_buf *buf,
+			  const struct fuse_in_header *in, void *arg);
+/* Optional reply transport replacing /dev/fuse writes (io_uring). */
+typedef int (*fl_reply_t)(struct fl_fs *fs, struct fl_buf *buf,
+			  const struct fuse_out_header *oh, const void *data,
+			  size_t len);
+
+struct fl_fs {
+	struct fl_config cfg;
+	int fd;				/* /dev/fuse */
+	char mnt[64];
+	unsigned int conn;		/* /sys/fs/fuse/connections/<conn> */
+	uint32_t minor;			/* protocol minor the kernel speaks */
+	uint32_t max_write;
+	struct fl_file files[FL_NFILES];
+	struct fl_stats st;
+	fl_hook_t hook;
+	void *hook_arg;
+	fl_reply_t reply;
+	pthread_t thr[FL_MAX_THREADS];
+	int thr_err[FL_MAX_THREADS];	/* errno that ended each thread */
+	unsigned int nthr;
+	atomic_int stop;
+};
+
+/* The byte every test expects at file offset @off for pattern @seed. */
+static inline unsigned char fl_pattern(uint64_t off, unsigned int seed)
+{
+	uint64_t x = off * 0x9e3779b97f4a7c15ull + seed * 0x632be59bd9b4e019ull;
+
+	return (unsigned char)((x >> 56) ^ (x >> 29) ^ off);
+}
+
+void fl_fill(unsigned char *p, size_t len, uint64_t off, unsigned int seed);
+/* Offset of the first mismatch against the pattern, or -1 if none. */
+long long fl_check(const unsigned char *p, size_t len, uint64_t off,
+		   unsigned int seed);
+
+/*
+ * Mount a new instance at a fresh directory and complete FUSE_INIT in the
+ * calling thread. Returns NULL and sets errno on failure.
+ */
+struct fl_fs *fl_mount(const struct fl_config *cfg);
+/* Start cfg.nthreads serving threads. */
+int fl_start(struct fl_fs *fs);
+/* Join the serving threads (they end on ENODEV or ECONNABORTED). */
+void fl_join(struct fl_fs *fs);
+/* Lazy-unmount, stop threads, close /dev/fuse, free everything. */
+void fl_destroy(struct fl_fs *fs);
+
+/* Path of file @i on the mount (static buffer per call site is the caller's). */
+void fl_path(struct fl_fs *fs, unsigned int i, char *out, size_t len);
+/* Integers from /sys/fs/fuse/connections/<conn>/waiting, or -1. */
+long fl_waiting(struct fl_fs *fs);
+/* Write 1 to /sys/fs/fuse/connections/<conn>/abort. */
+int fl_abort(struct fl_fs *fs);
+
+/* Buffers in the configured memory kind, shaped for the configured transport. */
+int fl_buf_init(struct fl_fs *fs, struct fl_buf *b);
+void fl_buf_free(struct fl_buf *b);
+size_t fl_buf_size(struct fl_fs *fs);
+/* Map @len bytes of memory of kind @mem; MAP_FAILED on error. */
+void *fl_map(enum fl_mem mem, size_t len);
+void fl_unmap(enum fl_mem mem, void *p, size_t len);
+/* True if [p, p+len) is backed by at least one transparent huge page. */
+bool fl_thp_backed(const void *p, size_t len);
+
+/*
+ * Receive one request into @b with the configured transport. Returns its
+ * length and points *in at a contiguous copy of it, or -errno.
+ */
+ssize_t fl_recv(struct fl_fs *fs, struct fl_buf *b,
+		const struct fuse_in_header **in);
+/*
+ * Send a reply built from @hdr (error, unique) plus @len payload bytes at
+ * @data through the configured transport. Returns 0 or -errno.
+ */
+int fl_reply(struct fl_fs *fs, struct fl_buf *b, uint64_t unique, int error,
+	     const void *data, size_t len);
+/* Serve one received request with the in-memory filesystem. */
+int fl_handle(struct fl_fs *fs, struct fl_buf *b,
+	      const struct fuse_in_header *in);
+/* The serving loop of one thread; returns the errno that ended it. */
+int fl_serve(struct fl_fs *fs);
+
+/* Client side helpers, run in forked children so that a hang is visible. */
+typedef int (*fl_client_fn)(struct fl_fs *fs, void *arg);
+pid_t fl_spawn(struct fl_fs *fs, fl_client_fn fn, void *arg);
+/*
+ * Wait up to @ms for @pid. Returns its exit code (0..255), or -1 after
+ * killing it on timeout.
+ */
+int fl_wait(pid_t pid, unsigned int ms);
+/* True if @pid is still running after @ms. */
+bool fl_still_blocked(pid_t pid, unsigned int ms);
+
+#endif
