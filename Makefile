@@ -4,6 +4,8 @@
 #   make                 set up if needed, apply the series to 7.2, build,
 #                        boot and run the FUSE suite, print a short summary
 #   make check           the test command: stock and patched side by side,
+#                        our suite and a Debian guest of real FUSE clients
+#                        (bindfs, ntfs-3g, fuse2fs, libfuse examples, fio);
 #                        TAP, ends with "N passed, N failed"
 #   make setup           Debian packages + kernel sources only
 #   make shell           boot a built kernel with a shell (FLAVOUR=stock|patched)

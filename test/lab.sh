@@ -9,7 +9,9 @@
 #   test/lab.sh kernel ARCH FLAVOUR       build one kernel (stock|patched)
 #   test/lab.sh suite ARCH                suite binaries + initramfs
 #   test/lab.sh run ARCH FLAVOUR          boot it and run the suite (TAP)
-#   test/lab.sh check                     all of it, stock and patched
+#   test/lab.sh run ARCH FLAVOUR debian   the same with the Debian guest
+#   test/lab.sh check                     all of it, stock and patched, suite
+#                                         and Debian guest (DEBIAN_GUEST=0: not)
 #   test/lab.sh main                      `make`: patched only, short summary
 #   test/lab.sh shell ARCH FLAVOUR        boot interactively (busybox shell)
 #
@@ -352,18 +354,34 @@ busybox_for() {
 
 # ------------------------------------------------------------------- boots
 
+# Boot ARCH's FLAVOUR kernel with GUEST: "suite" (our initramfs) or
+# "debian" (real clients, test/debian/).
 cmd_run() {
-	local arch=$1 flavour=$2 dir append
+	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append
 	load_arch "$arch"
 	dir=$(img_dir "$arch" "$flavour")
 	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "test/lab.sh kernel $arch $flavour"
-	append="loglevel=4 ${ONLY:+fuselab.only=$ONLY}"
-	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour" \
-		--qemu "$QEMU" --qemu-args "$QEMU_ARGS" --console "$CONSOLE" \
-		--kernel "$dir/image" --initrd "$B/initrd/$arch-suite.cpio.gz" \
+	append="loglevel=4"
+	case $guest in
+	suite)
+		initrd=$B/initrd/$arch-suite.cpio.gz
+		suites=$(echo "${ONLY:-$(cat "$B/suite/$KVER-$arch/tests")}" | tr , ' ')
+		append="$append ${ONLY:+fuselab.only=$ONLY} ${ARGS:+fuselab.args=$ARGS}"
+		;;
+	debian)
+		[ "$arch" = x86_64 ] || die "the debian guest is x86_64 only"
+		initrd=$B/debian/rootfs.cpio.gz
+		suites=debian
+		extra="-m 2G"
+		;;
+	*) die "GUEST must be suite or debian" ;;
+	esac
+	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour${guest#suite}" \
+		--qemu "$QEMU" --qemu-args "$QEMU_ARGS $extra" --console "$CONSOLE" \
+		--kernel "$dir/image" --initrd "$initrd" \
 		--append "$append" --timeout "${BOOT_TIMEOUT:-1500}" \
-		--suites "${ONLY:-$(cat "$B/suite/$KVER-$arch/tests")}" \
-		--log "$B/logs/console-$KVER-$arch-$flavour.log" \
+		--suites "$suites" \
+		--log "$B/logs/console-$KVER-$arch-$flavour${guest#suite}.log" \
 		--state "$B/logs/tap-state.json"
 }
 
@@ -408,7 +426,18 @@ run_flavours() {
 	step "total $((SECONDS - t0)) s"
 }
 
-cmd_check() { run_flavours stock patched; summary check; }
+# The suite on every arch, then the Debian guest of real clients (x86_64),
+# each stock and patched.
+cmd_check() {
+	local f
+	run_flavours stock patched
+	if [ "${DEBIAN_GUEST:-1}" = 1 ] && [[ " $ARCHES " == *" x86_64 "* ]]; then
+		bash "$TOP/test/debian/build-rootfs.sh" ||
+			die "debian rootfs failed" "bash test/debian/build-rootfs.sh"
+		for f in stock patched; do cmd_run x86_64 "$f" debian; done
+	fi
+	summary check
+}
 # `make`: the patched kernel only; progress lines and failures, then one line.
 cmd_main() {
 	run_flavours patched | tee "$B/logs/main.tap" |

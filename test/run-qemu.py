@@ -30,8 +30,9 @@ BAD_DMESG = [
     (re.compile(r"WARNING:"), "WARNING"),
     (re.compile(r"\bBUG[: ]"), "BUG"),
     (re.compile(r"possible circular locking|possible recursive locking|"
-                r"inconsistent lock state|lockdep|held when returning|"
-                r"suspicious RCU usage"), "lockdep"),
+                r"inconsistent lock state|lock held when returning|"
+                r"bad unlock balance|suspicious RCU usage|"
+                r"DEBUG_LOCKS_WARN_ON"), "lockdep"),
     (re.compile(r"sleeping function called from invalid context"),
      "might_sleep"),
     (re.compile(r"KASAN"), "KASAN"),
@@ -240,6 +241,11 @@ def finish(lines, tap, name, a, done, timed_out, elapsed):
                     bad.append(f"{what}: {l}")
                     break
     diag = sorted(set(bad))[:40]
+    dump = lines[lines.index("FUSELAB-DMESG-BEGIN") + 1:] if have_dmesg else []
+    if dump and not dump[0].startswith("[    0.000000]"):
+        # The ring buffer wrapped: early messages are lost, so is the proof.
+        bad.append("kernel log wrapped before the dump (raise LOG_BUF_SHIFT)")
+        diag.append(bad[-1])
     if not have_dmesg:
         diag.append("no dmesg dump (guest did not finish); live console "
                     "lines were scanned")

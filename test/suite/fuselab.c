@@ -177,7 +177,8 @@ int fl_buf_init(struct fl_fs *fs, struct fl_buf *b)
 		fl_vec_layout(b, size, b->niov, b->base);
 	}
 	if (fs->cfg.xport >= FL_XP_SPLICE_IN) {
-		if (pipe(b->pipe))
+		/* non-blocking: a failed splice leaves a pipe we must drain */
+		if (pipe2(b->pipe, O_NONBLOCK))
 			return -errno;
 		/* A whole request or reply must fit in the pipe at once. */
 		if (fcntl(b->pipe[1], F_SETPIPE_SZ, 2 * size) < 0)
@@ -301,10 +302,10 @@ static int fl_send_splice(struct fl_fs *fs, struct fl_buf *b, size_t total,
 
 	if (move && total > hdr) {
 		/*
-		 * Gift whole pages: header on one page, payload starting on
-		 * the next, in a mapping that is unmapped before the splice
-		 * so that the pipe holds the only reference and the kernel
-		 * may steal the pages into the page cache.
+		 * Gift whole pages: header at the end of one page, payload
+		 * page-aligned on the next ones, so that the kernel may try to
+		 * steal them (fuse_try_move_folio). They stay mapped here
+		 * until the splice is done, like a real daemon's buffers.
 		 */
 		maplen = FL_PAGE + ((total - hdr + FL_PAGE - 1) &
 				    ~(size_t)(FL_PAGE - 1));
@@ -325,20 +326,19 @@ static int fl_send_splice(struct fl_fs *fs, struct fl_buf *b, size_t total,
 		iov[0].iov_len = total;
 	}
 	n = vmsplice(b->pipe[1], iov, niov, move ? SPLICE_F_GIFT : 0);
+	if (n >= 0 && (size_t)n != total)
+		n = -1, errno = EIO;
+	if (n >= 0)
+		n = splice(b->pipe[0], NULL, fs->fd, NULL, total,
+			   move ? SPLICE_F_MOVE : 0);
 	if (fresh)
 		munmap(fresh, maplen);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != total)
-		return -EIO;
-	n = splice(b->pipe[0], NULL, fs->fd, NULL, total,
-		   move ? SPLICE_F_MOVE : 0);
 	if (n < 0) {
 		int err = -errno;
 		char sink[4096];
 
 		/* Drain what the kernel refused so the pipe stays usable. */
-		while (read(b->pipe[0], sink, sizeof(sink)) == sizeof(sink))
+		while (read(b->pipe[0], sink, sizeof(sink)) > 0)
 			;
 		return err;
 	}
@@ -552,6 +552,12 @@ int fl_serve(struct fl_fs *fs)
 	err = fl_buf_init(fs, &b);
 	if (!err && fs->cfg.mem == FL_MEM_THP && fl_thp_backed(b.base, b.size))
 		atomic_fetch_add(&fs->st.thp_buffers, 1);
+	if (err) {
+		int zero = 0;
+
+		atomic_compare_exchange_strong(&fs->start_err, &zero, err);
+	}
+	atomic_fetch_add(&fs->started, 1);
 	while (!err && !atomic_load(&fs->stop)) {
 		ssize_t n = fl_recv(fs, &b, &in);
 
@@ -587,9 +593,12 @@ static void *fl_thread_main(void *p)
 int fl_start(struct fl_fs *fs)
 {
 	unsigned int n = fs->cfg.nthreads ? fs->cfg.nthreads : 1;
+	struct timespec ts = { 0, 1000000 };
 
 	if (n > FL_MAX_THREADS)
 		n = FL_MAX_THREADS;
+	atomic_store(&fs->started, 0);
+	atomic_store(&fs->start_err, 0);
 	for (fs->nthr = 0; fs->nthr < n; fs->nthr++) {
 		struct fl_thread *t = malloc(sizeof(*t));
 
@@ -600,7 +609,9 @@ int fl_start(struct fl_fs *fs)
 		if (pthread_create(&fs->thr[fs->nthr], NULL, fl_thread_main, t))
 			return -EAGAIN;
 	}
-	return 0;
+	while (atomic_load(&fs->started) < (int)n)
+		nanosleep(&ts, NULL);
+	return atomic_load(&fs->start_err);
 }
 
 void fl_join(struct fl_fs *fs)

@@ -99,6 +99,8 @@ struct fl_fs {
 	pthread_t thr[FL_MAX_THREADS];
 	int thr_err[FL_MAX_THREADS];	/* errno that ended each thread */
 	unsigned int nthr;
+	atomic_int started;		/* threads that got their buffers */
+	atomic_int start_err;		/* first error of a starting thread */
 	atomic_int stop;
 };
 
@@ -120,7 +122,10 @@ long long fl_check(const unsigned char *p, size_t len, uint64_t off,
  * calling thread. Returns NULL and sets errno on failure.
  */
 struct fl_fs *fl_mount(const struct fl_config *cfg);
-/* Start cfg.nthreads serving threads. */
+/*
+ * Start cfg.nthreads serving threads; returns once each has its buffer, or
+ * the first thread's error (-errno).
+ */
 int fl_start(struct fl_fs *fs);
 /* Join the serving threads (they end on ENODEV or ECONNABORTED). */
 void fl_join(struct fl_fs *fs);
