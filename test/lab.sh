@@ -16,7 +16,10 @@
 #   test/lab.sh shell ARCH FLAVOUR        boot interactively (busybox shell)
 #
 # Environment: KSRC=<tree> uses your own tree (it must be KVER); KVER=7.2;
-# ARCHES="x86_64"; ONLY=<suite>[,<suite>] runs a subset of the suite.
+# ARCHES="x86_64"; ONLY=<suite>[,<suite>] runs a subset of the suite;
+# ARGS=-v,<variant> passes harness options; BREAK=pattern|mute makes the
+# suite's daemon misbehave on purpose (for the Debian guest: a check name or
+# "all", see test/debian/README.md).
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -366,13 +369,14 @@ cmd_run() {
 	suite)
 		initrd=$B/initrd/$arch-suite.cpio.gz
 		suites=$(echo "${ONLY:-$(cat "$B/suite/$KVER-$arch/tests")}" | tr , ' ')
-		append="$append ${ONLY:+fuselab.only=$ONLY} ${ARGS:+fuselab.args=$ARGS}"
+		append="$append ${ONLY:+fuselab.only=$ONLY} ${ARGS:+fuselab.args=$ARGS} ${BREAK:+fuselab.break=$BREAK}"
 		;;
 	debian)
 		[ "$arch" = x86_64 ] || die "the debian guest is x86_64 only"
 		initrd=$B/debian/rootfs.cpio.gz
 		suites=debian
 		extra="-m 2G"
+		append="$append ${BREAK:+fuselab_break=$BREAK}"
 		;;
 	*) die "GUEST must be suite or debian" ;;
 	esac

@@ -24,6 +24,18 @@
 
 static atomic_uint fl_seq;
 
+/*
+ * FUSELAB_BREAK makes the daemon misbehave on purpose, to show that the
+ * tests catch it: "pattern" flips the first byte of every READ reply,
+ * "mute" never answers a READ.
+ */
+static bool fl_broken(const char *what)
+{
+	const char *b = getenv("FUSELAB_BREAK");
+
+	return b && !strcmp(b, what);
+}
+
 void fl_fill(unsigned char *p, size_t len, uint64_t off, unsigned int seed)
 {
 	for (size_t i = 0; i < len; i++)
@@ -496,6 +508,10 @@ int fl_handle(struct fl_fs *fs, struct fl_buf *b,
 			memcpy(out, f->data + r->offset, n);
 		}
 		pthread_mutex_unlock(&f->lock);
+		if (n && fl_broken("pattern"))
+			out[0] ^= 0xff;
+		if (fl_broken("mute"))
+			return 0;
 		atomic_fetch_add(&fs->st.reads, 1);
 		atomic_max(&fs->st.max_read, r->size);
 		return fl_reply(fs, b, u, 0, out, n);
