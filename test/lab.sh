@@ -360,7 +360,7 @@ busybox_for() {
 # Boot ARCH's FLAVOUR kernel with GUEST: "suite" (our initramfs) or
 # "debian" (real clients, test/debian/).
 cmd_run() {
-	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append
+	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag=
 	load_arch "$arch"
 	dir=$(img_dir "$arch" "$flavour")
 	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "test/lab.sh kernel $arch $flavour"
@@ -375,17 +375,18 @@ cmd_run() {
 		[ "$arch" = x86_64 ] || die "the debian guest is x86_64 only"
 		initrd=$B/debian/rootfs.cpio.gz
 		suites=debian
+		tag=-debian
 		extra="-m 2G"
 		append="$append ${BREAK:+fuselab_break=$BREAK}"
 		;;
 	*) die "GUEST must be suite or debian" ;;
 	esac
-	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour${guest#suite}" \
+	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour$tag" \
 		--qemu "$QEMU" --qemu-args "$QEMU_ARGS $extra" --console "$CONSOLE" \
 		--kernel "$dir/image" --initrd "$initrd" \
 		--append "$append" --timeout "${BOOT_TIMEOUT:-1500}" \
 		--suites "$suites" \
-		--log "$B/logs/console-$KVER-$arch-$flavour${guest#suite}.log" \
+		--log "$B/logs/console-$KVER-$arch-$flavour$tag.log" \
 		--state "$B/logs/tap-state.json"
 }
 
