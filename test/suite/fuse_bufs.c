@@ -199,13 +199,6 @@ static int client_read_f0(struct fl_fs *fs, void *arg)
 	return 0;
 }
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* After an abort, a fresh mount must work: the system recovered. */
 static void check_recovery(struct __test_metadata *_metadata)
 {
@@ -281,7 +274,7 @@ TEST_F_TIMEOUT(mmapself, reply_from_mmap_of_same_file_is_abortable, 60)
 	rc = fl_wait(client, 10000);
 	ASSERT_NE(-1, rc) TH_LOG("the client hangs even after abort");
 	for (int t = 0; t < 500 && !atomic_load(&k.done); t++)
-		sleep_ms(10);
+		fl_sleep_ms(10);
 	ASSERT_EQ(1, atomic_load(&k.done))
 		TH_LOG("the daemon's write hangs even after abort");
 	TH_LOG("client errno %d, daemon writev errno %d", rc, k.err);
@@ -357,22 +350,22 @@ static void read_into_mmap(struct __test_metadata *_metadata,
 	 * rather than a serving thread started after it.
 	 */
 	ASSERT_EQ(0, pthread_create(&t, NULL, kamikaze_read_thread, &k));
-	sleep_ms(200);
+	fl_sleep_ms(200);
 	if (second_thread) {
 		ASSERT_EQ(0, fl_start(self->fs));
-		sleep_ms(200);
+		fl_sleep_ms(200);
 	}
 	client = fl_spawn(self->fs, client_statfs, NULL);
 	ASSERT_LT(0, client);
 	for (int i = 0; i < 300 && !atomic_load(&k.done); i++)
-		sleep_ms(10);
+		fl_sleep_ms(10);
 	blocked = !atomic_load(&k.done);
 	if (blocked) {
 		TH_LOG("read(2) into the mmap blocked; aborting");
 		ASSERT_EQ(0, fl_abort(self->fs));
 	}
 	for (int i = 0; i < 1000 && !atomic_load(&k.done); i++)
-		sleep_ms(10);
+		fl_sleep_ms(10);
 	ASSERT_EQ(1, atomic_load(&k.done))
 		TH_LOG("read(2) hangs even after abort");
 	pthread_join(t, NULL);

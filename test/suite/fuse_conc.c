@@ -108,13 +108,6 @@ static int client_job(struct fl_fs *fs, void *arg)
 	return 0;
 }
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 TEST_F_TIMEOUT(conc, threads_and_clients_keep_data_intact, 240)
 {
 	struct job jobs[NCLIENTS];
@@ -154,7 +147,7 @@ TEST_F_TIMEOUT(conc, abort_during_traffic_ends_everyone, 120)
 		self->pid[i] = fl_spawn(self->fs, client_job, &jobs[i]);
 		ASSERT_LT(0, self->pid[i]);
 	}
-	sleep_ms(1500);
+	fl_sleep_ms(1500);
 	ASSERT_LT(0UL, atomic_load(&self->fs->st.writes)) TH_LOG("no traffic");
 	ASSERT_EQ(0, fl_abort(self->fs));
 	for (int i = 0; i < NCLIENTS; i++) {
@@ -187,7 +180,7 @@ TEST_F_TIMEOUT(conc, umount_lazy_during_traffic, 240)
 	/* wait until every client has its file open, then detach */
 	for (int t = 0; t < 500 && atomic_load(&self->fs->st.writes) <
 				   NCLIENTS * 2; t++)
-		sleep_ms(10);
+		fl_sleep_ms(10);
 	ASSERT_EQ(0, umount2(self->fs->mnt, MNT_DETACH));
 	/* open files keep working on the detached mount */
 	for (int i = 0; i < NCLIENTS; i++) {

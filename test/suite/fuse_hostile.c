@@ -325,80 +325,80 @@ TEST_F(hostile, reply_payload_from_unmapped_gets_efault)
 	check_waiting_drains(_metadata, self);
 }
 
-TEST_F(hostile, reply_len_longer_than_write_gets_einval)
+/*
+ * A reply whose header lies: @dlen is added to the true oh.len, @udelta to
+ * oh.unique, @error replaces oh.error; @wlen bytes are written (0: header
+ * and the whole payload). The request is left in place: a proper reply
+ * afterwards reaches the client.
+ */
+struct lie {
+	int dlen;
+	uint64_t udelta;
+	int error;
+	size_t wlen;
+	int want_errno;
+};
+
+static void lying_reply(struct __test_metadata *_metadata,
+			FIXTURE_DATA(hostile) *self, const struct lie *l)
 {
 	struct fuse_out_header oh;
 	struct iovec iov[2] = {
 		{ &oh, sizeof(oh) }, { reply_data, FILE_LEN },
 	};
 	pid_t pid = start_client(_metadata, self, client_rw, NULL, FUSE_READ);
+	size_t wlen = l->wlen ? l->wlen : sizeof(oh) + FILE_LEN;
 
-	good_header(self, &oh)->len += 8;
+	good_header(self, &oh);
+	oh.len += l->dlen;
+	oh.unique += l->udelta;
+	oh.error = l->error;
+	if (wlen <= sizeof(oh)) {
+		iov[0].iov_len = wlen;
+		iov[1].iov_len = 0;
+	}
 	ASSERT_EQ(-1, writev(self->fs->fd, iov, 2));
-	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(l->want_errno, errno) TH_LOG("writev errno %d (%s)", errno,
+					       strerror(errno));
 	ASSERT_EQ(0, fl_handle(self->fs, &self->b, (void *)self->b.lin));
 	ASSERT_EQ(0, finish(self, pid));
 	check_waiting_drains(_metadata, self);
+}
+
+TEST_F(hostile, reply_len_longer_than_write_gets_einval)
+{
+	lying_reply(_metadata, self, &(struct lie){ .dlen = 8,
+						   .want_errno = EINVAL });
 }
 
 TEST_F(hostile, reply_len_shorter_than_write_gets_einval)
 {
-	struct fuse_out_header oh;
-	struct iovec iov[2] = {
-		{ &oh, sizeof(oh) }, { reply_data, FILE_LEN },
-	};
-	pid_t pid = start_client(_metadata, self, client_rw, NULL, FUSE_READ);
-
-	good_header(self, &oh)->len -= 1;
-	ASSERT_EQ(-1, writev(self->fs->fd, iov, 2));
-	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(0, fl_handle(self->fs, &self->b, (void *)self->b.lin));
-	ASSERT_EQ(0, finish(self, pid));
-	check_waiting_drains(_metadata, self);
+	lying_reply(_metadata, self, &(struct lie){ .dlen = -1,
+						   .want_errno = EINVAL });
 }
 
 TEST_F(hostile, reply_shorter_than_header_gets_einval)
 {
-	struct fuse_out_header oh;
-	pid_t pid = start_client(_metadata, self, client_rw, NULL, FUSE_READ);
-
-	good_header(self, &oh);
-	ASSERT_EQ(-1, write(self->fs->fd, &oh, sizeof(oh) - 1));
-	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(0, fl_handle(self->fs, &self->b, (void *)self->b.lin));
-	ASSERT_EQ(0, finish(self, pid));
-	check_waiting_drains(_metadata, self);
+	lying_reply(_metadata, self,
+		    &(struct lie){ .wlen = sizeof(struct fuse_out_header) - 1,
+				   .want_errno = EINVAL });
 }
 
 TEST_F(hostile, reply_with_positive_error_gets_einval)
 {
-	struct fuse_out_header oh;
-	pid_t pid = start_client(_metadata, self, client_rw, NULL, FUSE_READ);
-
-	good_header(self, &oh);
-	oh.len = sizeof(oh);
-	oh.error = 1;
-	ASSERT_EQ(-1, write(self->fs->fd, &oh, sizeof(oh)));
-	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(0, fl_handle(self->fs, &self->b, (void *)self->b.lin));
-	ASSERT_EQ(0, finish(self, pid));
-	check_waiting_drains(_metadata, self);
+	lying_reply(_metadata, self,
+		    &(struct lie){ .dlen = -FILE_LEN, .error = 1,
+				   .wlen = sizeof(struct fuse_out_header),
+				   .want_errno = EINVAL });
 }
 
 TEST_F(hostile, reply_to_unknown_unique_gets_enoent)
 {
-	struct fuse_out_header oh;
-	pid_t pid = start_client(_metadata, self, client_rw, NULL, FUSE_READ);
-
-	good_header(self, &oh);
-	oh.unique += 1000;
-	oh.len = sizeof(oh);
-	oh.error = -EIO;
-	ASSERT_EQ(-1, write(self->fs->fd, &oh, sizeof(oh)));
-	ASSERT_EQ(ENOENT, errno);
-	ASSERT_EQ(0, fl_handle(self->fs, &self->b, (void *)self->b.lin));
-	ASSERT_EQ(0, finish(self, pid));
-	check_waiting_drains(_metadata, self);
+	lying_reply(_metadata, self,
+		    &(struct lie){ .dlen = -FILE_LEN, .udelta = 1000,
+				   .error = -EIO,
+				   .wlen = sizeof(struct fuse_out_header),
+				   .want_errno = ENOENT });
 }
 
 TEST_HARNESS_MAIN

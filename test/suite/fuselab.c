@@ -844,7 +844,7 @@ pid_t fl_spawn(struct fl_fs *fs, fl_client_fn fn, void *arg)
 	return pid;
 }
 
-static void fl_sleep_ms(unsigned int ms)
+void fl_sleep_ms(unsigned int ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 

@@ -175,6 +175,7 @@ pid_t fl_spawn(struct fl_fs *fs, fl_client_fn fn, void *arg);
  * killing it on timeout.
  */
 int fl_wait(pid_t pid, unsigned int ms);
+void fl_sleep_ms(unsigned int ms);
 /* True if @pid is still running after @ms. */
 bool fl_still_blocked(pid_t pid, unsigned int ms);
 
