@@ -41,7 +41,7 @@ BAD_DMESG = [
     (re.compile(r"blocked for more than \d+ seconds"), "hung task"),
 ]
 
-RESULT = re.compile(r"^(not ok|ok) \d+ (.*?)(?: # (SKIP|TODO)\b ?(.*))?$")
+RESULT = re.compile(r"^(not ok|ok) \d+ (?:- )?(.*?)(?: # (SKIP|TODO)\b ?(.*))?$")
 PLAN = re.compile(r"^1\.\.(\d+)$")
 
 

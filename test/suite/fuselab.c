@@ -852,18 +852,27 @@ void fl_sleep_ms(unsigned int ms)
 		;
 }
 
+uint64_t fl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
+}
+
 int fl_wait(pid_t pid, unsigned int ms)
 {
+	uint64_t end = fl_now_ms() + ms;
 	int status;
 
-	for (unsigned int t = 0;; t += 10) {
+	for (;;) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 
 		if (r == pid)
 			break;
 		if (r < 0)
 			return -1;
-		if (t >= ms) {
+		if (fl_now_ms() >= end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			return -1;

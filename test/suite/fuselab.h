@@ -176,6 +176,8 @@ pid_t fl_spawn(struct fl_fs *fs, fl_client_fn fn, void *arg);
  */
 int fl_wait(pid_t pid, unsigned int ms);
 void fl_sleep_ms(unsigned int ms);
+/* Monotonic milliseconds, for deadlines (TCG makes loop counts meaningless). */
+uint64_t fl_now_ms(void);
 /* True if @pid is still running after @ms. */
 bool fl_still_blocked(pid_t pid, unsigned int ms);
 
