@@ -175,7 +175,8 @@ int fl_buf_init(struct fl_fs *fs, struct fl_buf *b)
 	b->pipe[0] = b->pipe[1] = -1;
 	b->niov = fs->cfg.xport == FL_XP_VEC ? fs->cfg.niov : 0;
 	b->size = b->niov ? fl_vec_layout(NULL, size, b->niov, NULL) : size;
-	b->base = fl_map(fs->cfg.mem, b->size);
+	b->mem = fs->cfg.mem;
+	b->base = fl_map(b->mem, b->size);
 	if (b->base == MAP_FAILED)
 		return -errno;
 	b->lin = malloc(size);
@@ -202,7 +203,7 @@ int fl_buf_init(struct fl_fs *fs, struct fl_buf *b)
 void fl_buf_free(struct fl_buf *b)
 {
 	if (b->base && b->base != MAP_FAILED)
-		munmap(b->base, b->size);
+		fl_unmap(b->mem, b->base, b->size);
 	free(b->lin);
 	free(b->out);
 	free(b->iov);

@@ -65,7 +65,8 @@ struct fl_stats {
 };
 
 struct fl_buf {
-	unsigned char *base;		/* the daemon's buffer, of kind cfg.mem */
+	unsigned char *base;		/* the daemon's buffer, of kind mem */
+	enum fl_mem mem;
 	size_t size;			/* its mapped length */
 	unsigned char *lin;		/* contiguous copy of a readv'd request */
 	unsigned char *out;		/* reply staging, copied into base */
