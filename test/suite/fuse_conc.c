@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sys/mount.h>
-#include <time.h>
 
 #include "fuselab.h"
 #include "kselftest_harness.h"
