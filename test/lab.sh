@@ -10,6 +10,8 @@
 #   test/lab.sh suite ARCH                suite binaries + initramfs
 #   test/lab.sh run ARCH FLAVOUR          boot it and run the suite (TAP)
 #   test/lab.sh run ARCH FLAVOUR debian   the same with the Debian guest
+#   test/lab.sh static [ARCH]             W=1 + sparse (unstable's) over what the series touches, stock vs patched
+#   test/lab.sh bisect [ARCH]             each patch applies without fuzz and the tree builds after it
 #   test/lab.sh check                     all of it, stock and patched, suite
 #                                         and Debian guest (DEBIAN_GUEST=0: not)
 #   test/lab.sh main                      `make`: patched only, short summary
@@ -360,8 +362,10 @@ busybox_for() {
 # Boot ARCH's FLAVOUR kernel with GUEST: "suite" (our initramfs) or
 # "debian" (real clients, test/debian/).
 cmd_run() {
-	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag=
+	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail=
 	load_arch "$arch"
+	# what the stock kernel must fail: the tests that prove the series
+	[ -f "$TOP/test/expect/$flavour.xfail" ] && xfail=$TOP/test/expect/$flavour.xfail
 	dir=$(img_dir "$arch" "$flavour")
 	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "test/lab.sh kernel $arch $flavour"
 	append="loglevel=4"
@@ -387,7 +391,8 @@ cmd_run() {
 		--append "$append" --timeout "${BOOT_TIMEOUT:-1500}" \
 		--suites "$suites" \
 		--log "$B/logs/console-$KVER-$arch-$flavour$tag.log" \
-		--state "$B/logs/tap-state.json"
+		--state "$B/logs/tap-state.json" \
+		${xfail:+--xfail "$xfail"}
 }
 
 cmd_shell() {
@@ -401,6 +406,143 @@ cmd_shell() {
 		--append "fuselab.shell=1" --log /dev/null
 }
 
+# ---------------------------------------------------------------- static checks
+
+tap_() { python3 "$TOP/test/tap.py" "$B/logs/tap-state.json" "$@"; }
+
+# Debian 12's sparse (0.6.4) cannot parse 7.2: scripts/checker-valid.sh
+# rejects it and C=1 then checks nothing, successfully.  Unstable's sparse
+# runs here with unstable's glibc through that glibc's own loader: two
+# packages unpacked into build/sparse, nothing installed, no chroot.
+setup_sparse() {
+	local d=$B/sparse deb
+	SPARSE=$B/tools/sparse
+	if [ ! -x "$SPARSE" ]; then
+		step "sparse: downloading sparse and libc6 from unstable"
+		rm -rf "$B/dl/sparse" "$d" && mkdir -p "$B/dl/sparse" "$d" "$B/tools"
+		{
+			apt_private unstable update &&
+				(cd "$B/dl/sparse" && apt_private unstable download sparse libc6)
+		} >>"$B/logs/apt-unstable.log" 2>&1 ||
+			die "could not download sparse from unstable (see $B/logs/apt-unstable.log)" \
+			    "test/lab.sh static"
+		for deb in "$B"/dl/sparse/*.deb; do
+			dpkg-deb -x "$deb" "$d" || die "could not unpack $deb" "test/lab.sh static"
+		done
+		cat >"$SPARSE.tmp" <<EOF
+#!/bin/sh
+# sparse from Debian unstable with unstable's glibc (written by test/lab.sh)
+exec "$d/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" \\
+	--library-path "$d/usr/lib/x86_64-linux-gnu" "$d/usr/bin/sparse" "\$@"
+EOF
+		chmod +x "$SPARSE.tmp" && mv "$SPARSE.tmp" "$SPARSE"
+	fi
+	[ "$("$(ksrc)/scripts/checker-valid.sh" "$SPARSE")" = 1 ] ||
+		die "scripts/checker-valid.sh rejects $SPARSE: C=2 would check nothing" \
+		    "$(ksrc)/scripts/checker-valid.sh $SPARSE"
+	step "sparse: $("$SPARSE" --version) passes scripts/checker-valid.sh"
+}
+
+# Directories with C files the series touches (fs/fuse/ ...).
+series_dirs() {
+	local p
+	for p in $(series_patches); do
+		sed -n 's|^+++ b/\(.*\)/[^/]*\.[ch]$|\1/|p' "$TOP/patches/$p"
+	done | sort -u | tr '\n' ' '
+}
+
+# Warnings of a W=1 C=2 log without line numbers, sorted: "W=1 file: text"
+# for the compiler's [-W...] and kernel-doc's, "sparse file: text" for sparse's.
+warnings_of() {
+	sed -n -E -e 's|^Warning: ([^ :]+):[0-9]+ (.*)$|W=1 \1: \2|p' \
+		-e 's|^([^ :]+):[0-9]+(:[0-9]+)?: (warning\|error): (.*\[-W.*)$|W=1 \1: \4|p' \
+		-e '/\[-W/!s|^([^ :]+):[0-9]+(:[0-9]+)?: (warning\|error): (.*)$|sparse \1: \4|p' "$1" |
+		sed "s| $(ksrc)/| |" | sort
+}
+
+# W=1 and sparse over the directories the series touches, stock then
+# patched: no warning of the patched tree may be new.  The sparse run is
+# proved live twice: every C file of those directories is CHECKed, and the
+# command kbuild used for the first of them reports a deliberate __user
+# dereference (test/sparse-probe.c).
+cmd_static() {
+	local arch=${1:-x86_64} obj dirs f log cmd src n new probe
+	load_arch "$arch"
+	setup_sparse
+	obj=$B/obj/$KVER-$arch
+	[ -f "$obj/.config" ] || die "no configured $arch tree in $obj" "test/lab.sh kernel $arch stock"
+	dirs=$(series_dirs)
+	[ -n "$dirs" ] || { step "static: the series touches no C files"; return 0; }
+	for f in stock patched; do
+		tree_state "$f"
+		log=$B/logs/static-$arch-$f.log
+		step "static: $arch $f: make W=1 C=2 $dirs(log: build/logs/static-$arch-$f.log)"
+		kmake "$obj" -j"$JOBS" W=1 C=2 CHECK="$SPARSE" V=1 $dirs >"$log" 2>&1 || {
+			grep -E "error" "$log" | head -n 20 >&2
+			die "W=1 C=2 build failed (see $log)" "test/lab.sh static $arch"
+		}
+		warnings_of "$log" >"$log.warnings"
+		# every C file of the touched directories went through sparse
+		n=0
+		for src in $(cd "$(ksrc)" && ls $(for d in $dirs; do echo "$d*.c"; done) 2>/dev/null); do
+			grep -q "^$SPARSE .*$(ksrc)/$src\$" "$log" || { n=$((n + 1)); echo "not checked: $src" >&2; }
+		done
+		if [ "$n" = 0 ]; then
+			tap_ ok "static/$arch/$f/sparse_checked_every_file"
+		else
+			tap_ fail "static/$arch/$f/sparse_checked_every_file" "$n C files not checked" "log: $log"
+		fi
+	done
+	cmd=$(grep -m1 "^$SPARSE .*\.c\$" "$B/logs/static-$arch-patched.log")
+	src=${cmd##* }
+	probe=$(cd "$obj" && ${cmd% *} "$TOP/test/sparse-probe.c" 2>&1)
+	if echo "$probe" | grep -q "dereference of noderef expression"; then
+		tap_ ok "static/$arch/sparse_reports_a_deliberate_user_dereference"
+	else
+		tap_ fail "static/$arch/sparse_reports_a_deliberate_user_dereference" \
+			"the command kbuild used for $src says nothing about test/sparse-probe.c:" "$probe"
+	fi
+	for kind in W=1 sparse; do
+		new=$(comm -13 "$B/logs/static-$arch-stock.log.warnings" \
+			"$B/logs/static-$arch-patched.log.warnings" | grep "^$kind " || true)
+		if [ -z "$new" ]; then
+			tap_ ok "static/$arch/no_new_${kind/=/}_warnings" \
+				"measured: $(grep -c "^$kind " "$B/logs/static-$arch-patched.log.warnings") $kind warnings in $dirs, all also on stock"
+		else
+			tap_ fail "static/$arch/no_new_${kind/=/}_warnings" "$(echo "$new" | head -n 20)"
+		fi
+	done
+}
+
+# Every patch of the series applies in order without fuzz and the tree
+# builds after each one.
+cmd_bisect() {
+	local arch=${1:-x86_64} obj p i=0 out
+	load_arch "$arch"
+	obj=$B/obj/$KVER-$arch
+	[ -f "$obj/.config" ] || die "no configured $arch tree in $obj" "test/lab.sh kernel $arch stock"
+	tree_state stock
+	for p in $(series_patches); do
+		i=$((i + 1))
+		out=$(quilt_ push --fuzz=0 "$p" 2>&1) || {
+			tap_ fail "series/$p/applies_without_fuzz" "$out"
+			break
+		}
+		if echo "$out" | grep -q "with offset\|with fuzz"; then
+			tap_ fail "series/$p/applies_without_fuzz" "$(echo "$out" | grep "offset\|fuzz")"
+		else
+			tap_ ok "series/$p/applies_without_fuzz"
+		fi
+		step "bisect: $arch: building after $p"
+		if kmake "$obj" -j"$JOBS" "$KIMAGE_TARGET" >"$B/logs/bisect-$arch-$i.log" 2>&1; then
+			tap_ ok "series/$p/$arch/builds"
+		else
+			tap_ fail "series/$p/$arch/builds" "$(grep -E "error" "$B/logs/bisect-$arch-$i.log" | head -n 5)" \
+				"log: $B/logs/bisect-$arch-$i.log"
+		fi
+	done
+}
+
 summary() {
 	python3 - "$B/logs/tap-state.json" "$1" <<'EOF'
 import json, sys
@@ -411,6 +553,8 @@ if st["failures"]:
     for f in st["failures"]:
         print(f"#   {f}")
 tail = f", {st['skipped']} skipped" if st["skipped"] else ""
+if st.get("xfail"):
+    tail += f", {st['xfail']} failed on stock as they must"
 print(f"{st['passed']} passed, {st['failed']} failed{tail}")
 sys.exit(1 if st["failed"] or not st["n"] else 0)
 EOF
@@ -434,8 +578,12 @@ run_flavours() {
 # The suite on every arch, then the Debian guest of real clients (x86_64),
 # each stock and patched.
 cmd_check() {
-	local f
+	local f a
 	run_flavours stock patched
+	for a in $ARCHES; do
+		cmd_bisect "$a"
+		cmd_static "$a"
+	done
 	if [ "${DEBIAN_GUEST:-1}" = 1 ] && [[ " $ARCHES " == *" x86_64 "* ]]; then
 		bash "$TOP/test/debian/build-rootfs.sh" ||
 			die "debian rootfs failed" "bash test/debian/build-rootfs.sh"
@@ -460,7 +608,9 @@ kernel) cmd_kernel "$@" ;;
 suite) cmd_suite "$@" ;;
 run) cmd_run "$@" ;;
 shell) cmd_shell "$@" ;;
+static) rm -f "$B/logs/tap-state.json"; cmd_static "$@"; summary static ;;
+bisect) rm -f "$B/logs/tap-state.json"; cmd_bisect "$@"; summary bisect ;;
 check) cmd_check ;;
 main) cmd_main ;;
-*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, check, main)" ;;
+*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, check, main)" ;;
 esac

@@ -11,11 +11,17 @@ The guest's /init (test/guest/init, test/debian/init) prints
 Every result line of a suite becomes one line of the lab's TAP stream, named
 <run>/<suite>/<test>; the boot itself, each suite's completeness and the
 kernel log add lines of their own. Numbering continues across runs through
---state, a small JSON file that also counts passed/failed/skipped.
+--state, a small JSON file that also counts passed/failed/skipped/xfail.
+
+--xfail names tests that must fail on this kernel (the stock kernel fails
+the tests that prove the series): such a failure is reported as
+"not ok ... # TODO" and counted as xfail; such a test passing is a failure,
+since it then cannot tell the kernels apart. Diagnostics that contain
+"measured:" are printed for passing tests too.
 Nothing here knows an architecture: the QEMU command comes from the caller.
 """
 import argparse
-import json
+import fnmatch
 import os
 import re
 import select
@@ -24,6 +30,9 @@ import signal
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import Tap  # noqa: E402
 
 # What in the guest's kernel log fails a run.
 BAD_DMESG = [
@@ -45,38 +54,6 @@ RESULT = re.compile(r"^(not ok|ok) \d+ (?:- )?(.*?)(?: # (SKIP|TODO)\b ?(.*))?$"
 PLAN = re.compile(r"^1\.\.(\d+)$")
 
 
-class Tap:
-    def __init__(self, state_path):
-        self.path = state_path
-        self.st = {"n": 0, "passed": 0, "failed": 0, "skipped": 0,
-                   "failures": []}
-        if state_path and os.path.exists(state_path):
-            with open(state_path) as f:
-                self.st = json.load(f)
-
-    def result(self, ok, name, diag=(), skip=None):
-        self.st["n"] += 1
-        for d in diag:
-            print("# " + d)
-        if skip is not None:
-            self.st["skipped"] += 1
-            print(f"ok {self.st['n']} - {name} # SKIP {skip}")
-        elif ok:
-            self.st["passed"] += 1
-            print(f"ok {self.st['n']} - {name}")
-        else:
-            self.st["failed"] += 1
-            self.st["failures"].append(name)
-            print(f"not ok {self.st['n']} - {name}")
-        sys.stdout.flush()
-        self.save()
-
-    def save(self):
-        if self.path:
-            with open(self.path, "w") as f:
-                json.dump(self.st, f)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--name", required=True, help="run name, e.g. x86_64/stock")
@@ -90,13 +67,17 @@ def main():
     ap.add_argument("--suites", default="", help="suites that must report")
     ap.add_argument("--log", required=True, help="full console log")
     ap.add_argument("--state", help="TAP numbering/counters across runs")
+    ap.add_argument("--xfail", help="file of <suite>/<test> patterns that "
+                    "must fail on this kernel")
     ap.add_argument("--interactive", action="store_true",
                     help="attach the console to this terminal, no parsing")
     a = ap.parse_args()
 
-    for p in (a.kernel, a.initrd):
+    for p in (a.kernel, a.initrd) + ((a.xfail,) if a.xfail else ()):
         if not os.path.exists(p):
             sys.exit(f"run-qemu: {p}: no such file")
+    if a.xfail:
+        load_xfail(a.xfail)
     append = f"console={a.console} panic=-1 rdinit=/init {a.append}".strip()
     cmd = [a.qemu] + shlex.split(a.qemu_args) + [
         "-kernel", a.kernel, "-initrd", a.initrd, "-append", append,
@@ -160,6 +141,17 @@ def main():
     finish(lines, tap, name, a, done, timed_out, elapsed)
 
 
+# Tests that must fail on this kernel (--xfail).
+XFAIL = {"file": None, "patterns": []}
+
+
+def load_xfail(path):
+    XFAIL["file"] = os.path.basename(path)
+    with open(path) as f:
+        XFAIL["patterns"] = [l.strip() for l in f
+                             if l.strip() and not l.startswith("#")]
+
+
 # Per-suite parsing state, module level for brevity.
 cur = {"suite": None, "diag": [], "plan": None, "results": 0, "failed": 0}
 seen = {}
@@ -189,8 +181,12 @@ def handle_line(line, tap, name):
         ok = m.group(1) == "ok"
         skip = m.group(4) or "skipped" if m.group(3) == "SKIP" else None
         test = m.group(2).strip()
-        tap.result(ok, f"{name}/{cur['suite']}/{test}",
-                   [] if ok else cur["diag"][-30:], skip)
+        xfail = next((f"{XFAIL['file']}: {p}" for p in XFAIL["patterns"]
+                      if fnmatch.fnmatchcase(f"{cur['suite']}/{test}", p)),
+                     None)
+        diag = cur["diag"][-30:] if not ok or xfail else \
+            [d for d in cur["diag"] if "measured:" in d]
+        tap.result(ok, f"{name}/{cur['suite']}/{test}", diag, skip, xfail)
         cur["results"] += 1
         cur["failed"] += not ok
         cur["diag"] = []

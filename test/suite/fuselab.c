@@ -830,6 +830,167 @@ int fl_abort(struct fl_fs *fs)
 	return ret;
 }
 
+/* ---------------------------------------------------------------- GUP probes */
+
+#define FL_TRACE "/sys/kernel/tracing"
+
+/* Everything 7.2 offers to take references on user pages (mm/gup.c, lib/iov_iter.c). */
+static const char *const fl_gup_syms[] = {
+	"iov_iter_get_pages2", "iov_iter_get_pages_alloc2",
+	"iov_iter_extract_pages", "get_user_pages_fast",
+	"get_user_pages_fast_only", "pin_user_pages_fast", "get_user_pages",
+	"get_user_pages_unlocked", "get_user_pages_remote", "pin_user_pages",
+	"pin_user_pages_unlocked", "pin_user_pages_remote",
+	"gup_fast_fallback", "__get_user_pages",
+};
+
+static int fl_trace_write(const char *file, const char *val, bool append)
+{
+	char path[160];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), FL_TRACE "/%s", file);
+	fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC));
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* True if @sym is a text symbol of the running kernel. */
+static bool fl_ksym(const char *sym)
+{
+	char line[256], name[200], type;
+	bool found = false;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %c %199s", &type, name) == 2 &&
+			(type == 't' || type == 'T') && !strcmp(name, sym);
+	fclose(f);
+	return found;
+}
+
+int fl_gup_start(struct fl_gup *g)
+{
+	char ev[256];
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	fl_trace_write("tracing_on", "0", false);
+	fl_trace_write("events/enable", "0", false);
+	/* empties kprobe_events; fails only if some are still enabled */
+	ret = fl_trace_write("kprobe_events", "", false);
+	if (ret) {
+		fprintf(stderr, "fl_gup: cannot reset %s/kprobe_events: %s\n",
+			FL_TRACE, strerror(-ret));
+		return ret;
+	}
+	for (size_t i = 0; i < sizeof(fl_gup_syms) / sizeof(fl_gup_syms[0]); i++) {
+		if (!fl_ksym(fl_gup_syms[i]))
+			continue;
+		snprintf(ev, sizeof(ev), "p:fuselab/gup%zu %s\n", i, fl_gup_syms[i]);
+		if (fl_trace_write("kprobe_events", ev, true))
+			continue;	/* not probeable (notrace, blacklisted) */
+		g->probes++;
+		snprintf(g->probed + strlen(g->probed),
+			 sizeof(g->probed) - strlen(g->probed), "%s%s",
+			 g->probes > 1 ? " " : "", fl_gup_syms[i]);
+	}
+	if (!g->probes) {
+		fprintf(stderr, "fl_gup: no GUP entry point could be probed\n");
+		return -ENOENT;
+	}
+	if ((ret = fl_trace_write("buffer_size_kb", "4096", false)) ||
+	    (ret = fl_trace_write("options/stacktrace", "1", false)) ||
+	    (ret = fl_trace_write("trace", "", false)) ||
+	    (ret = fl_trace_write("events/fuselab/enable", "1", false)) ||
+	    (ret = fl_trace_write("tracing_on", "1", false))) {
+		fprintf(stderr, "fl_gup: cannot start tracing: %s\n", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* Frames of /dev/fuse read/write and of the io_uring transport's copies. */
+static bool fl_dev_frame(const char *f)
+{
+	return !strncmp(f, "fuse_dev_", 9) || !strncmp(f, "fuse_copy_", 10) ||
+	       !strncmp(f, "fuse_uring_", 11);
+}
+
+/* Events lost to a full ring buffer would make "0 hits" meaningless. */
+static long fl_trace_overruns(void)
+{
+	char path[96], line[128];
+	long total = 0, v;
+
+	for (int cpu = 0; cpu < 64; cpu++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), FL_TRACE "/per_cpu/cpu%d/stats", cpu);
+		f = fopen(path, "r");
+		if (!f)
+			break;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "overrun: %ld", &v) == 1)
+				total += v;
+		fclose(f);
+	}
+	return total;
+}
+
+int fl_gup_stop(struct fl_gup *g)
+{
+	char line[512], sym[64] = "", frame[96];
+	bool in_hit = false, is_dev = false;
+	long lost;
+	FILE *f;
+
+	fl_trace_write("tracing_on", "0", false);
+	fl_trace_write("events/fuselab/enable", "0", false);
+	fl_trace_write("options/stacktrace", "0", false);
+	f = fopen(FL_TRACE "/trace", "r");
+	if (!f)
+		return -errno;
+	/*
+	 *   comm-pid [cpu] flags ts: gupN: (get_user_pages_fast+0x0/0x30)
+	 *   comm-pid [cpu] flags ts: <stack trace>
+	 *  => caller
+	 */
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, ": gup");
+
+		if (p && strstr(p, ": (")) {
+			if (in_hit)
+				is_dev ? g->dev++ : g->other++;
+			in_hit = true;
+			is_dev = false;
+			sscanf(strstr(p, ": (") + 3, "%63[^+)]", sym);
+		} else if (in_hit && sscanf(line, " => %95[^+ \n]", frame) == 1 &&
+			   !is_dev && fl_dev_frame(frame)) {
+			is_dev = true;
+			if (!g->dev_example[0])
+				snprintf(g->dev_example, sizeof(g->dev_example),
+					 "%s <- %s", sym, frame);
+		}
+	}
+	if (in_hit)
+		is_dev ? g->dev++ : g->other++;
+	fclose(f);
+	fl_trace_write("kprobe_events", "", false);
+	lost = fl_trace_overruns();
+	if (lost) {
+		fprintf(stderr, "fl_gup: %ld trace events lost\n", lost);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ clients */
 
 pid_t fl_spawn(struct fl_fs *fs, fl_client_fn fn, void *arg)
