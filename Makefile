@@ -10,6 +10,9 @@
 #   make setup           Debian packages + kernel sources only
 #   make shell           boot a built kernel with a shell (FLAVOUR=stock|patched)
 #   make checkpatch      checkpatch --strict over every patch of the series
+#   make static          W=1 and sparse (unstable's) over what the series
+#                        touches, stock against patched
+#   make bisect          each patch applies without fuzz and builds
 #
 # Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64", ONLY=fuse_data,fuse_bufs
 
@@ -32,7 +35,13 @@ shell:
 checkpatch:
 	@./checkpatch.sh
 
+static:
+	@$(LAB) static $(ARCH)
+
+bisect:
+	@$(LAB) bisect $(ARCH)
+
 clean:
 	rm -rf build/obj build/img build/suite build/initrd build/logs
 
-.PHONY: all check setup shell checkpatch clean
+.PHONY: all check setup shell checkpatch static bisect clean

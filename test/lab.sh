@@ -466,7 +466,7 @@ warnings_of() {
 # command kbuild used for the first of them reports a deliberate __user
 # dereference (test/sparse-probe.c).
 cmd_static() {
-	local arch=${1:-x86_64} obj dirs f log cmd src n new probe
+	local arch=${1:-x86_64} obj dirs f log cmd src n total o new probe kind
 	load_arch "$arch"
 	setup_sparse
 	obj=$B/obj/$KVER-$arch
@@ -482,18 +482,20 @@ cmd_static() {
 			die "W=1 C=2 build failed (see $log)" "test/lab.sh static $arch"
 		}
 		warnings_of "$log" >"$log.warnings"
-		# every C file of the touched directories went through sparse
-		n=0
-		for src in $(cd "$(ksrc)" && ls $(for d in $dirs; do echo "$d*.c"; done) 2>/dev/null); do
-			grep -q "^$SPARSE .*$(ksrc)/$src\$" "$log" || { n=$((n + 1)); echo "not checked: $src" >&2; }
+		# every object kbuild built in those directories went through sparse
+		n=0 total=0
+		for o in $(cd "$obj" && ls $(for d in $dirs; do echo "$d*.o"; done) 2>/dev/null); do
+			total=$((total + 1))
+			grep -q "^[[:space:]]*$SPARSE .*-MMD,${o%/*}/\.${o##*/}\.d " "$log" ||
+				{ n=$((n + 1)); echo "not checked by sparse: ${o%.o}.c" >&2; }
 		done
-		if [ "$n" = 0 ]; then
-			tap_ ok "static/$arch/$f/sparse_checked_every_file"
+		if [ "$n" = 0 ] && [ "$total" -gt 0 ]; then
+			tap_ ok "static/$arch/$f/sparse_checked_every_file" "measured: $total objects in ${dirs% }, each checked"
 		else
 			tap_ fail "static/$arch/$f/sparse_checked_every_file" "$n C files not checked" "log: $log"
 		fi
 	done
-	cmd=$(grep -m1 "^$SPARSE .*\.c\$" "$B/logs/static-$arch-patched.log")
+	cmd=$(grep -m1 "^[[:space:]]*$SPARSE .*-MMD,${dirs%% *}.*\.c\$" "$B/logs/static-$arch-patched.log" | sed 's/^[[:space:]]*//')
 	src=${cmd##* }
 	probe=$(cd "$obj" && ${cmd% *} "$TOP/test/sparse-probe.c" 2>&1)
 	if echo "$probe" | grep -q "dereference of noderef expression"; then
@@ -507,11 +509,24 @@ cmd_static() {
 			"$B/logs/static-$arch-patched.log.warnings" | grep "^$kind " || true)
 		if [ -z "$new" ]; then
 			tap_ ok "static/$arch/no_new_${kind/=/}_warnings" \
-				"measured: $(grep -c "^$kind " "$B/logs/static-$arch-patched.log.warnings") $kind warnings in $dirs, all also on stock"
+				"measured: $(grep -c "^$kind " "$B/logs/static-$arch-patched.log.warnings") $kind warnings in ${dirs% }, all also on stock"
 		else
 			tap_ fail "static/$arch/no_new_${kind/=/}_warnings" "$(echo "$new" | head -n 20)"
 		fi
 	done
+}
+
+# checkpatch.sh's verdict per patch, in the lab's TAP stream.
+cmd_checkpatch() {
+	local line log=$B/logs/checkpatch.tap
+	KSRC=$(ksrc) "$TOP/checkpatch.sh" >"$log" 2>&1 || true
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) tap_ ok "checkpatch/${line#ok * - }" ;;
+		"not ok "*) tap_ fail "checkpatch/${line#not ok * - }" "$(grep -F "${line#not ok * - }:" "$log")" ;;
+		esac
+	done <"$log"
+	grep -q "^1\.\." "$log" || tap_ fail "checkpatch/ran" "$(cat "$log")" "./checkpatch.sh"
 }
 
 # Every patch of the series applies in order without fuzz and the tree
@@ -580,6 +595,7 @@ run_flavours() {
 cmd_check() {
 	local f a
 	run_flavours stock patched
+	cmd_checkpatch
 	for a in $ARCHES; do
 		cmd_bisect "$a"
 		cmd_static "$a"

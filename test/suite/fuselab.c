@@ -834,7 +834,7 @@ int fl_abort(struct fl_fs *fs)
 
 #define FL_TRACE "/sys/kernel/tracing"
 
-/* Everything 7.2 offers to take references on user pages (mm/gup.c, lib/iov_iter.c). */
+/* Everything 7.2 offers to take references on user pages (mm/gup.c, lib/iov_iter.c) */
 static const char *const fl_gup_syms[] = {
 	"iov_iter_get_pages2", "iov_iter_get_pages_alloc2",
 	"iov_iter_extract_pages", "get_user_pages_fast",
@@ -844,12 +844,10 @@ static const char *const fl_gup_syms[] = {
 	"gup_fast_fallback", "__get_user_pages",
 };
 
-static int fl_trace_write(const char *file, const char *val, bool append)
+static int fl_write(const char *path, const char *val, bool append)
 {
-	char path[160];
 	int fd, ret = 0;
 
-	snprintf(path, sizeof(path), FL_TRACE "/%s", file);
 	fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC));
 	if (fd < 0)
 		return -errno;
@@ -859,56 +857,51 @@ static int fl_trace_write(const char *file, const char *val, bool append)
 	return ret;
 }
 
-/* True if @sym is a text symbol of the running kernel. */
-static bool fl_ksym(const char *sym)
+static int fl_trace_write(const char *file, const char *val, bool append)
 {
-	char line[256], name[200], type;
-	bool found = false;
-	FILE *f = fopen("/proc/kallsyms", "r");
+	char path[160];
 
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "%*s %c %199s", &type, name) == 2 &&
-			(type == 't' || type == 'T') && !strcmp(name, sym);
-	fclose(f);
-	return found;
+	snprintf(path, sizeof(path), FL_TRACE "/%s", file);
+	return fl_write(path, val, append);
 }
 
+/*
+ * The function tracer, filtered to the GUP entry points, with a stack trace
+ * per call (func_stack_trace).  Kprobe events were tried first: on 7.2.13
+ * (x86_64, TCG) re-arming a kprobe on get_user_pages_fast() or
+ * pin_user_pages_fast() made the next hit jump to a bad address, on stock
+ * and patched alike, and lib/iov_iter.c refused kprobes (EINVAL).
+ */
 int fl_gup_start(struct fl_gup *g)
 {
-	char ev[256];
+	char sym[80];
 	int ret;
 
 	memset(g, 0, sizeof(*g));
 	fl_trace_write("tracing_on", "0", false);
-	fl_trace_write("events/enable", "0", false);
-	/* empties kprobe_events; fails only if some are still enabled */
-	ret = fl_trace_write("kprobe_events", "", false);
-	if (ret) {
-		fprintf(stderr, "fl_gup: cannot reset %s/kprobe_events: %s\n",
-			FL_TRACE, strerror(-ret));
-		return ret;
-	}
+	fl_trace_write("current_tracer", "nop", false);
+	fl_trace_write("set_ftrace_filter", "", false);
 	for (size_t i = 0; i < sizeof(fl_gup_syms) / sizeof(fl_gup_syms[0]); i++) {
-		if (!fl_ksym(fl_gup_syms[i]))
+		snprintf(sym, sizeof(sym), "%s\n", fl_gup_syms[i]);
+		ret = fl_trace_write("set_ftrace_filter", sym, true);
+		if (ret) {
+			fprintf(stderr, "fl_gup: cannot trace %s: %s\n",
+				fl_gup_syms[i], strerror(-ret));
 			continue;
-		snprintf(ev, sizeof(ev), "p:fuselab/gup%zu %s\n", i, fl_gup_syms[i]);
-		if (fl_trace_write("kprobe_events", ev, true))
-			continue;	/* not probeable (notrace, blacklisted) */
+		}
 		g->probes++;
 		snprintf(g->probed + strlen(g->probed),
 			 sizeof(g->probed) - strlen(g->probed), "%s%s",
 			 g->probes > 1 ? " " : "", fl_gup_syms[i]);
 	}
 	if (!g->probes) {
-		fprintf(stderr, "fl_gup: no GUP entry point could be probed\n");
+		fprintf(stderr, "fl_gup: no GUP entry point can be traced\n");
 		return -ENOENT;
 	}
 	if ((ret = fl_trace_write("buffer_size_kb", "4096", false)) ||
-	    (ret = fl_trace_write("options/stacktrace", "1", false)) ||
+	    (ret = fl_trace_write("current_tracer", "function", false)) ||
+	    (ret = fl_trace_write("options/func_stack_trace", "1", false)) ||
 	    (ret = fl_trace_write("trace", "", false)) ||
-	    (ret = fl_trace_write("events/fuselab/enable", "1", false)) ||
 	    (ret = fl_trace_write("tracing_on", "1", false))) {
 		fprintf(stderr, "fl_gup: cannot start tracing: %s\n", strerror(-ret));
 		return ret;
@@ -952,25 +945,30 @@ int fl_gup_stop(struct fl_gup *g)
 	FILE *f;
 
 	fl_trace_write("tracing_on", "0", false);
-	fl_trace_write("events/fuselab/enable", "0", false);
-	fl_trace_write("options/stacktrace", "0", false);
 	f = fopen(FL_TRACE "/trace", "r");
 	if (!f)
 		return -errno;
 	/*
-	 *   comm-pid [cpu] flags ts: gupN: (get_user_pages_fast+0x0/0x30)
+	 *   comm-pid [cpu] flags ts: get_user_pages_fast <-caller
 	 *   comm-pid [cpu] flags ts: <stack trace>
 	 *  => caller
 	 */
 	while (fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, ": gup");
+		char *arrow = strstr(line, " <-");
+		char *p;
 
-		if (p && strstr(p, ": (")) {
+		if (line[0] != '#' && arrow) {
 			if (in_hit)
 				is_dev ? g->dev++ : g->other++;
 			in_hit = true;
-			is_dev = false;
-			sscanf(strstr(p, ": (") + 3, "%63[^+)]", sym);
+			*arrow = '\0';
+			p = strrchr(line, ' ');
+			snprintf(sym, sizeof(sym), "%.63s", p ? p + 1 : line);
+			is_dev = fl_dev_frame(arrow + 3);
+			if (is_dev && !g->dev_example[0])
+				snprintf(g->dev_example, sizeof(g->dev_example),
+					 "%s <- %.*s", sym,
+					 (int)strcspn(arrow + 3, "+\n"), arrow + 3);
 		} else if (in_hit && sscanf(line, " => %95[^+ \n]", frame) == 1 &&
 			   !is_dev && fl_dev_frame(frame)) {
 			is_dev = true;
@@ -982,8 +980,10 @@ int fl_gup_stop(struct fl_gup *g)
 	if (in_hit)
 		is_dev ? g->dev++ : g->other++;
 	fclose(f);
-	fl_trace_write("kprobe_events", "", false);
 	lost = fl_trace_overruns();
+	fl_trace_write("options/func_stack_trace", "0", false);
+	fl_trace_write("current_tracer", "nop", false);
+	fl_trace_write("set_ftrace_filter", "", false);
 	if (lost) {
 		fprintf(stderr, "fl_gup: %ld trace events lost\n", lost);
 		return -ENOBUFS;

@@ -183,19 +183,19 @@ uint64_t fl_now_ms(void);
 bool fl_still_blocked(pid_t pid, unsigned int ms);
 
 /*
- * Counting GUP calls: kprobe events on the kernel's get_user_pages and
- * iov_iter page-getting entry points, each hit recorded with its stack.
- * A hit is "dev" when a frame of its stack is /dev/fuse or io_uring
+ * Counting GUP calls: the function tracer on the kernel's get_user_pages and
+ * iov_iter page-getting entry points, each call recorded with its stack.
+ * A call is "dev" when a frame of its stack is /dev/fuse or io_uring
  * transport code (fuse_dev_*, fuse_copy_*, fuse_uring_*), "other" else.
  */
 struct fl_gup {
-	unsigned int probes;		/* entry points probed */
+	unsigned int probes;		/* entry points traced */
 	unsigned long dev, other;	/* hits by class */
 	char dev_example[160];		/* "symbol <- frame" of the first dev hit */
-	char probed[512];		/* names of the probed entry points */
+	char probed[512];		/* names of the traced entry points */
 };
 
-/* Arm the probes and start tracing; 0 or -errno (message on stderr). */
+/* Start tracing; 0 or -errno (message on stderr). */
 int fl_gup_start(struct fl_gup *g);
 /* Stop tracing and classify the hits; 0 or -errno (e.g. lost events). */
 int fl_gup_stop(struct fl_gup *g);
