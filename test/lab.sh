@@ -462,9 +462,9 @@ warnings_of() {
 
 # W=1 and sparse over the directories the series touches, stock then
 # patched: no warning of the patched tree may be new.  The sparse run is
-# proved live twice: every C file of those directories is CHECKed, and the
-# command kbuild used for the first of them reports a deliberate __user
-# dereference (test/sparse-probe.c).
+# proved live twice: every object kbuild built there went through sparse
+# (its command line is in the V=1 log), and the command kbuild used for one
+# of them reports a deliberate __user dereference (test/sparse-probe.c).
 cmd_static() {
 	local arch=${1:-x86_64} obj dirs f log cmd src n total o new probe kind
 	load_arch "$arch"

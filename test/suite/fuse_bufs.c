@@ -131,7 +131,7 @@ TEST_F_TIMEOUT(bufs, roundtrip_page_cache, 120)
  * The daemon's copies pin none of its pages: /dev/fuse moves request and
  * reply data through uaccess, never iov_iter_get_pages2() + kmap.  The
  * client's direct I/O still pins its own pages (fuse_get_user_pages()),
- * which shows that the probes fire.  Fails on a stock kernel.
+ * which shows that the tracer sees GUP calls.  Fails on a stock kernel.
  */
 TEST_F_TIMEOUT(bufs, daemon_copies_pin_no_user_pages, 120)
 {
@@ -142,7 +142,7 @@ TEST_F_TIMEOUT(bufs, daemon_copies_pin_no_user_pages, 120)
 	ASSERT_EQ(0, fl_gup_stop(&g));
 	TH_LOG("measured: GUP hits: %lu under /dev/fuse copies%s%s, %lu elsewhere (probed: %s)",
 	       g.dev, g.dev ? ", first " : "", g.dev_example, g.other, g.probed);
-	EXPECT_LT(0UL, g.other) TH_LOG("the probes never fired");
+	EXPECT_LT(0UL, g.other) TH_LOG("the tracer saw no GUP call at all");
 	EXPECT_EQ(0UL, g.dev);
 }
 

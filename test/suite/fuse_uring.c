@@ -358,7 +358,7 @@ TEST_F_TIMEOUT(uring, roundtrip_goes_through_the_ring, 120)
 /*
  * The ring's payload copies pin none of the daemon's pages (they share
  * fuse_copy_* with /dev/fuse).  The client's direct I/O still pins its
- * own pages, which shows that the probes fire.  Fails on a stock kernel.
+ * own pages, which shows that the tracer sees GUP calls.  Fails on a stock kernel.
  */
 TEST_F_TIMEOUT(uring, ring_copies_pin_no_user_pages, 120)
 {
@@ -373,7 +373,7 @@ TEST_F_TIMEOUT(uring, ring_copies_pin_no_user_pages, 120)
 	       g.dev, g.dev ? ", first " : "", g.dev_example, g.other,
 	       atomic_load(&u->served) - served);
 	EXPECT_LT(16UL, atomic_load(&u->served) - served);
-	EXPECT_LT(0UL, g.other) TH_LOG("the probes never fired");
+	EXPECT_LT(0UL, g.other) TH_LOG("the tracer saw no GUP call at all");
 	EXPECT_EQ(0UL, g.dev);
 }
 

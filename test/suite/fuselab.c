@@ -834,10 +834,14 @@ int fl_abort(struct fl_fs *fs)
 
 #define FL_TRACE "/sys/kernel/tracing"
 
-/* Everything 7.2 offers to take references on user pages (mm/gup.c, lib/iov_iter.c) */
+/*
+ * Everything mm/gup.c of 7.2 offers to take references on user pages.  The
+ * iov_iter helpers (iov_iter_get_pages2(), iov_iter_extract_pages()) end in
+ * these; they cannot be traced themselves, since lib/Makefile builds lib/
+ * without the ftrace hooks.
+ */
 static const char *const fl_gup_syms[] = {
-	"iov_iter_get_pages2", "iov_iter_get_pages_alloc2",
-	"iov_iter_extract_pages", "get_user_pages_fast",
+	"get_user_pages_fast",
 	"get_user_pages_fast_only", "pin_user_pages_fast", "get_user_pages",
 	"get_user_pages_unlocked", "get_user_pages_remote", "pin_user_pages",
 	"pin_user_pages_unlocked", "pin_user_pages_remote",
@@ -870,7 +874,7 @@ static int fl_trace_write(const char *file, const char *val, bool append)
  * per call (func_stack_trace).  Kprobe events were tried first: on 7.2.13
  * (x86_64, TCG) re-arming a kprobe on get_user_pages_fast() or
  * pin_user_pages_fast() made the next hit jump to a bad address, on stock
- * and patched alike, and lib/iov_iter.c refused kprobes (EINVAL).
+ * and patched alike.
  */
 int fl_gup_start(struct fl_gup *g)
 {

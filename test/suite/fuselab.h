@@ -183,8 +183,8 @@ uint64_t fl_now_ms(void);
 bool fl_still_blocked(pid_t pid, unsigned int ms);
 
 /*
- * Counting GUP calls: the function tracer on the kernel's get_user_pages and
- * iov_iter page-getting entry points, each call recorded with its stack.
+ * Counting GUP calls: the function tracer on the get_user_pages and
+ * pin_user_pages entry points of mm/gup.c, each call recorded with its stack.
  * A call is "dev" when a frame of its stack is /dev/fuse or io_uring
  * transport code (fuse_dev_*, fuse_copy_*, fuse_uring_*), "other" else.
  */
