@@ -13,8 +13,11 @@
 #   make static          W=1 and sparse (unstable's) over what the series
 #                        touches, stock against patched
 #   make bisect          each patch applies without fuzz and builds
+#   make xbuild          W=1 cross-builds of fs/fuse/ and mm/gup.o for
+#                        x86_64 arm sh mips parisc arm64, stock vs patched
+#   make check-full      check + bisect and static on every arch + xbuild
 #
-# Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64", ONLY=fuse_data,fuse_bufs
+# Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5", ONLY=fuse_data,fuse_bufs
 
 LAB := test/lab.sh
 ARCH ?= x86_64
@@ -25,6 +28,9 @@ all:
 
 check:
 	@$(LAB) check
+
+check-full:
+	@$(LAB) check-full
 
 setup:
 	@$(LAB) setup
@@ -41,7 +47,10 @@ static:
 bisect:
 	@$(LAB) bisect $(ARCH)
 
+xbuild:
+	@$(LAB) xbuild
+
 clean:
 	rm -rf build/obj build/img build/suite build/initrd build/logs
 
-.PHONY: all check setup shell checkpatch static bisect clean
+.PHONY: all check check-full setup shell checkpatch static bisect xbuild clean

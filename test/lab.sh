@@ -12,8 +12,12 @@
 #   test/lab.sh run ARCH FLAVOUR debian   the same with the Debian guest
 #   test/lab.sh static [ARCH]             W=1 + sparse (unstable's) over what the series touches, stock vs patched
 #   test/lab.sh bisect [ARCH]             each patch applies without fuzz and the tree builds after it
+#   test/lab.sh xbuild [NAME...]          W=1 cross-builds of what the series touches, stock vs patched
+#                                         (x86_64 arm sh mips parisc arm64)
 #   test/lab.sh check                     all of it, stock and patched, suite
 #                                         and Debian guest (DEBIAN_GUEST=0: not)
+#   test/lab.sh check-full                check + bisect and static on every
+#                                         arch of ARCHES (not only x86_64)
 #   test/lab.sh main                      `make`: patched only, short summary
 #   test/lab.sh shell ARCH FLAVOUR        boot interactively (busybox shell)
 #
@@ -27,7 +31,7 @@ set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=$TOP/build
 KVER=${KVER:-7.2}
-ARCHES=${ARCHES:-x86_64}
+ARCHES=${ARCHES:-x86_64 armv5}
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
 export QUILT_PATCHES=$TOP/patches QUILT_SERIES=$TOP/series
@@ -76,10 +80,12 @@ mirror_uri() {
 }
 
 # apt-get with a private source list for one suite, never touching the
-# system's lists or installing anything.
+# system's lists or installing anything.  APT_ARCH=<debian arch> lists and
+# downloads that architecture's packages instead of the host's.
 apt_private() {
 	local suite=$1; shift
-	local d=$B/apt/$suite
+	local d=$B/apt/$suite${APT_ARCH:+-$APT_ARCH}
+	local arch=${APT_ARCH:-$(dpkg --print-architecture)}
 	mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
 	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(mirror_uri) $suite main" \
 		>"$d/sources.list"
@@ -88,6 +94,7 @@ apt_private() {
 		-o Dir::State::Lists="$d/lists" -o Dir::Cache="$d/cache" \
 		-o Dir::State::status=/dev/null \
 		-o Acquire::Check-Valid-Until=false \
+		-o APT::Architecture="$arch" -o APT::Architectures="$arch" \
 		-o APT::Sandbox::User=root "$@"
 }
 
@@ -181,6 +188,8 @@ load_arch() {
 	local conf=$TOP/test/arch/$1.conf
 	[ -f "$conf" ] || die "unknown ARCH '$1' (have: $(ls "$TOP/test/arch" | sed 's/\.conf$//' | tr '\n' ' '))"
 	LAB_ARCH=$1
+	# what an arch may leave unset must not leak from the previous one
+	DEB_ARCH= KDTB= CROSS_COMPILE= CROSS_PKG=
 	# shellcheck source=arch/x86_64.conf
 	. "$conf"
 }
@@ -284,13 +293,14 @@ cmd_kernel() {
 		"test/lab.sh kernel $arch $flavour"
 	step "kernel $KVER $arch $flavour: building $KIMAGE_TARGET (log: build/logs/kbuild-$arch-$flavour.log)"
 	t0=$SECONDS
-	kmake "$obj" -j"$JOBS" "$KIMAGE_TARGET" >"$B/logs/kbuild-$arch-$flavour.log" 2>&1 || {
+	kmake "$obj" -j"$JOBS" $KIMAGE_TARGET >"$B/logs/kbuild-$arch-$flavour.log" 2>&1 || {
 		grep -E "error|Error" "$B/logs/kbuild-$arch-$flavour.log" | head -n 20 >&2
 		die "kernel build failed (see $B/logs/kbuild-$arch-$flavour.log)" \
 		    "test/lab.sh kernel $arch $flavour"
 	}
 	rm -rf "$dir" && mkdir -p "$dir"
 	cp "$obj/$KIMAGE" "$dir/image"
+	[ -z "$KDTB" ] || cp "$obj/$KDTB" "$dir/dtb"
 	cp "$obj/.config" "$dir/config"
 	cp "$obj/System.map" "$dir/System.map"
 	echo "$key" >"$dir/key"
@@ -339,20 +349,26 @@ cmd_suite() {
 	step "suite $arch: $(echo $list | wc -w) binaries in build/initrd/$arch-suite.cpio.gz"
 }
 
-# The static busybox for the guest: the host's for x86_64, otherwise the
-# Debian busybox-static package of that architecture, unpacked.
+# The static busybox for the guest: the host's for amd64, otherwise
+# Debian 12's busybox-static of that architecture, downloaded with a
+# private apt list and unpacked.
 busybox_for() {
-	local arch=$1
-	if [ -z "${DEB_ARCH:-}" ] || [ "$DEB_ARCH" = amd64 ]; then
+	local d=$B/busybox/$DEB_ARCH deb
+	if [ "$DEB_ARCH" = "$(dpkg --print-architecture)" ]; then
 		echo /bin/busybox
 		return
 	fi
-	local d=$B/busybox/$DEB_ARCH
 	if [ ! -x "$d/bin/busybox" ]; then
-		mkdir -p "$d"
-		(cd "$B/dl" && apt-get download "busybox-static:$DEB_ARCH") >/dev/null 2>&1 ||
-			die "cannot download busybox-static:$DEB_ARCH"
-		dpkg -x "$(ls "$B/dl"/busybox-static_*_"$DEB_ARCH".deb | head -n1)" "$d"
+		step "suite $1: downloading busybox-static:$DEB_ARCH from bookworm" >&2
+		mkdir -p "$d" "$B/dl/$DEB_ARCH"
+		{
+			APT_ARCH=$DEB_ARCH apt_private bookworm update &&
+				(cd "$B/dl/$DEB_ARCH" && APT_ARCH=$DEB_ARCH apt_private bookworm download busybox-static)
+		} >>"$B/logs/apt-bookworm-$DEB_ARCH.log" 2>&1 ||
+			die "cannot download busybox-static:$DEB_ARCH (see $B/logs/apt-bookworm-$DEB_ARCH.log)" \
+			    "test/lab.sh suite $1"
+		deb=$(ls "$B/dl/$DEB_ARCH"/busybox-static_*_"$DEB_ARCH".deb | head -n1)
+		dpkg -x "$deb" "$d" || die "could not unpack $deb" "test/lab.sh suite $1"
 	fi
 	echo "$d/bin/busybox"
 }
@@ -385,6 +401,7 @@ cmd_run() {
 		;;
 	*) die "GUEST must be suite or debian" ;;
 	esac
+	[ -z "$KDTB" ] || extra="$extra -dtb $dir/dtb"
 	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour$tag" \
 		--qemu "$QEMU" --qemu-args "$QEMU_ARGS $extra" --console "$CONSOLE" \
 		--kernel "$dir/image" --initrd "$initrd" \
@@ -401,7 +418,7 @@ cmd_shell() {
 	dir=$(img_dir "$arch" "$flavour")
 	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "test/lab.sh kernel $arch $flavour"
 	python3 "$TOP/test/run-qemu.py" --interactive --name shell \
-		--qemu "$QEMU" --qemu-args "$QEMU_ARGS" --console "$CONSOLE" \
+		--qemu "$QEMU" --qemu-args "$QEMU_ARGS${KDTB:+ -dtb $dir/dtb}" --console "$CONSOLE" \
 		--kernel "$dir/image" --initrd "$B/initrd/$arch-suite.cpio.gz" \
 		--append "fuselab.shell=1" --log /dev/null
 }
@@ -443,12 +460,25 @@ EOF
 	step "sparse: $("$SPARSE" --version) passes scripts/checker-valid.sh"
 }
 
-# Directories with C files the series touches (fs/fuse/ ...).
-series_dirs() {
-	local p
-	for p in $(series_patches); do
-		sed -n 's|^+++ b/\(.*\)/[^/]*\.[ch]$|\1/|p' "$TOP/patches/$p"
-	done | sort -u | tr '\n' ' '
+# What kbuild must compile for the series on KARCH: the directory of
+# every touched non-uapi header outside include/ and arch/ (fs/fuse/),
+# and the object of every touched C file elsewhere (mm/gup.o), arch
+# files only on their own architecture.
+series_targets() {
+	local karch=$1 p f dirs=" "
+	for f in $(for p in $(series_patches); do
+		sed -n 's|^+++ b/\(.*\.[ch]\)$|\1|p' "$TOP/patches/$p"; done | sort -u); do
+		case $f in include/* | arch/*/include/*) continue ;; esac
+		case $f in arch/$karch/*) ;; arch/*) continue ;; esac
+		case $f in *.h) dirs="$dirs${f%/*}/ " ;; esac
+	done
+	dirs=$(echo $dirs | tr ' ' '\n' | sort -u | tr '\n' ' ')
+	echo -n "$dirs"
+	for f in $(for p in $(series_patches); do
+		sed -n 's|^+++ b/\(.*\)\.c$|\1|p' "$TOP/patches/$p"; done | sort -u); do
+		case $f in arch/$karch/*) ;; arch/*) continue ;; esac
+		[[ " $dirs " == *" ${f%/*}/ "* ]] || echo -n "$f.o "
+	done
 }
 
 # Warnings of a W=1 C=2 log without line numbers, sorted: "W=1 file: text"
@@ -471,12 +501,16 @@ cmd_static() {
 	setup_sparse
 	obj=$B/obj/$KVER-$arch
 	[ -f "$obj/.config" ] || die "no configured $arch tree in $obj" "test/lab.sh kernel $arch stock"
-	dirs=$(series_dirs)
+	dirs=$(series_targets "$KARCH")
 	[ -n "$dirs" ] || { step "static: the series touches no C files"; return 0; }
 	for f in stock patched; do
 		tree_state "$f"
 		log=$B/logs/static-$arch-$f.log
 		step "static: $arch $f: make W=1 C=2 $dirs(log: build/logs/static-$arch-$f.log)"
+		# compiled, and so warned about, in both states
+		for o in $dirs; do
+			case $o in */) rm -f "$obj/$o"*.o ;; *) rm -f "$obj/$o" ;; esac
+		done
 		kmake "$obj" -j"$JOBS" W=1 C=2 CHECK="$SPARSE" V=1 $dirs >"$log" 2>&1 || {
 			grep -E "error" "$log" | head -n 20 >&2
 			die "W=1 C=2 build failed (see $log)" "test/lab.sh static $arch"
@@ -484,7 +518,8 @@ cmd_static() {
 		warnings_of "$log" >"$log.warnings"
 		# every object kbuild built in those directories went through sparse
 		n=0 total=0
-		for o in $(cd "$obj" && ls $(for d in $dirs; do echo "$d*.o"; done) 2>/dev/null); do
+		for o in $(cd "$obj" && ls $(for d in $dirs; do
+			case $d in */) echo "$d*.o" ;; *) echo "$d" ;; esac; done) 2>/dev/null); do
 			total=$((total + 1))
 			grep -q "^[[:space:]]*$SPARSE .*-MMD,${o%/*}/\.${o##*/}\.d " "$log" ||
 				{ n=$((n + 1)); echo "not checked by sparse: ${o%.o}.c" >&2; }
@@ -549,11 +584,90 @@ cmd_bisect() {
 			tap_ ok "series/$p/applies_without_fuzz"
 		fi
 		step "bisect: $arch: building after $p"
-		if kmake "$obj" -j"$JOBS" "$KIMAGE_TARGET" >"$B/logs/bisect-$arch-$i.log" 2>&1; then
+		if kmake "$obj" -j"$JOBS" $KIMAGE_TARGET >"$B/logs/bisect-$arch-$i.log" 2>&1; then
 			tap_ ok "series/$p/$arch/builds"
 		else
 			tap_ fail "series/$p/$arch/builds" "$(grep -E "error" "$B/logs/bisect-$arch-$i.log" | head -n 5)" \
 				"log: $B/logs/bisect-$arch-$i.log"
+		fi
+	done
+}
+
+# ------------------------------------------------------------- cross-builds
+
+# The architectures whose caches the series is about, built with W=1
+# (compile only: fs/fuse/, mm/gup.o and what else the series touches).
+#   name   KARCH  CROSS_COMPILE        defconfig                 options asserted in the .config
+XBUILDS="
+x86_64 x86    -                    x86_64_defconfig          CONFIG_64BIT
+arm    arm    arm-linux-gnueabi-   versatile_defconfig       CONFIG_CPU_ARM926T,CONFIG_CPU_CACHE_VIVT
+sh     sh     sh4-linux-gnu-       rts7751r2dplus_defconfig  CONFIG_CPU_SH4,CONFIG_MMU,CONFIG_HAVE_GUP_FAST
+mips   mips   mips-linux-gnu-      malta_defconfig           CONFIG_32BIT,CONFIG_MIPS_MALTA,CONFIG_HAVE_GUP_FAST
+parisc parisc hppa-linux-gnu-      generic-32bit_defconfig   CONFIG_PA7100LC
+arm64  arm64  aarch64-linux-gnu-   defconfig                 CONFIG_HAVE_GUP_FAST
+"
+XBUILD_ARCHES=${XBUILD_ARCHES:-$(echo "$XBUILDS" | awk 'NF { printf "%s ", $1 }')}
+
+# W=1 cross-builds of what the series touches, stock then patched: each
+# must build, and no W=1 warning of the patched tree may be new.  The
+# objects are removed before each build so that every one of them is
+# compiled, and so warned about, in both states.
+cmd_xbuild() {
+	local name karch cross defcfg asserts obj targets f log frag key bad t new n KARCH CROSS_COMPILE
+	frag=$TOP/test/config/xbuild.config
+	for name in $XBUILD_ARCHES; do
+		read -r _ karch cross defcfg asserts < <(echo "$XBUILDS" | awk -v n="$name" '$1 == n')
+		[ -n "${karch:-}" ] || die "unknown cross-build '$name' (have: $(echo "$XBUILDS" | awk 'NF { printf "%s ", $1 }'))"
+		[ "$cross" = - ] && cross=
+		need_pkgs ${cross:+gcc-${cross%-}}
+	done
+	for name in $XBUILD_ARCHES; do
+		read -r _ karch cross defcfg asserts < <(echo "$XBUILDS" | awk -v n="$name" '$1 == n')
+		[ "$cross" = - ] && cross=
+		KARCH=$karch CROSS_COMPILE=$cross
+		obj=$B/obj/x-$KVER-$name
+		targets=$(series_targets "$karch")
+		key=$(cat "$frag" | sha256sum | cut -c1-16)-$defcfg
+		if [ "$(cat "$obj/.lab-config" 2>/dev/null)" != "$key" ]; then
+			tree_state stock
+			step "xbuild: $name: configuring ($defcfg + xbuild.config)"
+			mkdir -p "$obj"
+			{
+				kmake "$obj" "$defcfg" &&
+					(cd "$(ksrc)" && ARCH=$karch scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "$frag") &&
+					kmake "$obj" olddefconfig
+			} >"$B/logs/xbuild-$name-config.log" 2>&1 ||
+				die "configuring $name failed (see $B/logs/xbuild-$name-config.log)" "test/lab.sh xbuild $name"
+			bad=$(KCONFIG_FRAGMENTS=xbuild.config check_kconfig "$obj/.config")
+			for f in ${asserts//,/ }; do grep -qx "$f=y" "$obj/.config" || bad="$bad $f=y"; done
+			[ -z "$(echo $bad)" ] || die "$name: options the cross-build relies on are not in $obj/.config: $(echo $bad)" \
+				"test/lab.sh xbuild $name"
+			echo "$key" >"$obj/.lab-config"
+		fi
+		for f in stock patched; do
+			tree_state "$f"
+			log=$B/logs/xbuild-$name-$f.log
+			step "xbuild: $name $f: make W=1 $targets(log: build/logs/xbuild-$name-$f.log)"
+			for t in $targets; do
+				case $t in */) rm -f "$obj/$t"*.o ;; *) rm -f "$obj/$t" ;; esac
+			done
+			t=$SECONDS
+			if ! kmake "$obj" -j"$JOBS" W=1 $targets >"$log" 2>&1; then
+				tap_ fail "xbuild/$name/$f/builds" "$(grep -E "error" "$log" | head -n 10)" \
+					"log: $log" "reproduce: test/lab.sh xbuild $name"
+				continue 2
+			fi
+			warnings_of "$log" >"$log.warnings"
+			n=$(grep -cE "^  CC +($(echo $targets | sed 's/ /|/g'))" "$log" || true)
+			tap_ ok "xbuild/$name/$f/builds" \
+				"measured: $n files of $targets compiled with W=1 in $((SECONDS - t)) s, $(sort -u "$log.warnings" | wc -l) distinct warnings"
+		done
+		new=$(comm -13 "$B/logs/xbuild-$name-stock.log.warnings" "$B/logs/xbuild-$name-patched.log.warnings")
+		if [ -z "$new" ]; then
+			tap_ ok "xbuild/$name/no_new_W1_warnings"
+		else
+			tap_ fail "xbuild/$name/no_new_W1_warnings" "$(echo "$new" | head -n 20)" \
+				"reproduce: test/lab.sh xbuild $name"
 		fi
 	done
 }
@@ -591,15 +705,17 @@ run_flavours() {
 }
 
 # The suite on every arch, then the Debian guest of real clients (x86_64),
-# each stock and patched.
+# each stock and patched; per-patch builds and W=1/sparse on STATIC_ARCHES
+# (x86_64; check-full: every arch of ARCHES); the W=1 cross-builds.
 cmd_check() {
 	local f a
 	run_flavours stock patched
 	cmd_checkpatch
-	for a in $ARCHES; do
+	for a in ${STATIC_ARCHES:-x86_64}; do
 		cmd_bisect "$a"
 		cmd_static "$a"
 	done
+	[ "${XBUILD:-1}" = 0 ] || cmd_xbuild
 	if [ "${DEBIAN_GUEST:-1}" = 1 ] && [[ " $ARCHES " == *" x86_64 "* ]]; then
 		bash "$TOP/test/debian/build-rootfs.sh" ||
 			die "debian rootfs failed" "bash test/debian/build-rootfs.sh"
@@ -625,8 +741,10 @@ suite) cmd_suite "$@" ;;
 run) cmd_run "$@" ;;
 shell) cmd_shell "$@" ;;
 static) rm -f "$B/logs/tap-state.json"; cmd_static "$@"; summary static ;;
+xbuild) rm -f "$B/logs/tap-state.json"; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary xbuild ;;
 bisect) rm -f "$B/logs/tap-state.json"; cmd_bisect "$@"; summary bisect ;;
 check) cmd_check ;;
+check-full) STATIC_ARCHES=$ARCHES cmd_check ;;
 main) cmd_main ;;
-*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, check, main)" ;;
+*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, check, check-full, main)" ;;
 esac

@@ -38,7 +38,7 @@ FIXTURE_SETUP(conc)
 	};
 
 	self->fs = fl_mount(&cfg);
-	ASSERT_NE(NULL, self->fs) TH_LOG("mount: %s", strerror(errno));
+	ASSERT_TRUE(self->fs != NULL) TH_LOG("mount: %s", strerror(errno));
 	ASSERT_EQ(0, fl_start(self->fs));
 }
 

@@ -41,12 +41,12 @@ FIXTURE_SETUP(data)
 	};
 
 	self->fs = fl_mount(&cfg);
-	ASSERT_NE(NULL, self->fs) TH_LOG("mount: %s", strerror(errno));
+	ASSERT_TRUE(self->fs != NULL) TH_LOG("mount: %s", strerror(errno));
 	ASSERT_EQ(0, fl_start(self->fs));
 	self->buflen = (4u << 20) + FL_PAGE;
 	self->buf = mmap(NULL, self->buflen, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->buf);
+	ASSERT_TRUE(self->buf != MAP_FAILED);
 }
 
 FIXTURE_TEARDOWN(data)
@@ -185,7 +185,7 @@ TEST_F(data, mmap_roundtrip)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, ftruncate(fd, len));
 	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_TRUE(m != MAP_FAILED);
 	fl_fill(m, len, 0, 91);
 	ASSERT_EQ(0, msync(m, len, MS_SYNC));
 	ASSERT_EQ(0, munmap(m, len));
@@ -195,7 +195,7 @@ TEST_F(data, mmap_roundtrip)
 	fd = open_file(self->fs, 1, O_RDONLY);
 	ASSERT_LE(0, fd);
 	m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_TRUE(m != MAP_FAILED);
 	ASSERT_EQ(-1, fl_check(m, len, 0, 91));
 	munmap(m, len);
 	close(fd);

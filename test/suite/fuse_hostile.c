@@ -45,7 +45,7 @@ FIXTURE_SETUP(hostile)
 	struct fl_config cfg = { .max_pages = 32, .direct_io = true };
 
 	self->fs = fl_mount(&cfg);
-	ASSERT_NE(NULL, self->fs) TH_LOG("mount: %s", strerror(errno));
+	ASSERT_TRUE(self->fs != NULL) TH_LOG("mount: %s", strerror(errno));
 	ASSERT_EQ(0, fl_buf_init(self->fs, &self->b));
 	self->size = fl_buf_size(self->fs);
 	self->fs->files[0].size = FILE_LEN;
@@ -53,11 +53,11 @@ FIXTURE_SETUP(hostile)
 
 	self->rdonly = mmap(NULL, self->size, PROT_READ,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->rdonly);
+	ASSERT_TRUE(self->rdonly != MAP_FAILED);
 	/* last mapping made: nothing reuses the hole before the test */
 	self->unmapped = mmap(NULL, self->size, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->unmapped);
+	ASSERT_TRUE(self->unmapped != MAP_FAILED);
 	ASSERT_EQ(0, munmap(self->unmapped, self->size));
 }
 
@@ -332,6 +332,50 @@ TEST_F(hostile, reply_payload_from_unmapped_gets_efault)
 	ASSERT_EQ(EIO, finish(self, pid))
 		TH_LOG("client's read result (errno, -1 = hang)");
 	check_waiting_drains(_metadata, self);
+}
+
+/*
+ * Reply to a direct I/O READ with a payload whose second part is unmapped:
+ * when the copy fails, the kernel has already stored half a page into the
+ * client's own page through the kernel's mapping.  It must still write that
+ * page back (flush_dcache_folio() by fuse_copy_folio()), or on an aliasing
+ * D-cache the kernel's dirty lines can later be evicted over what the
+ * client stores to its buffer.  Seen with the function tracer, so only where
+ * flush_dcache_folio() is a function (arm, mips, parisc, sh...).
+ */
+TEST_F(hostile, reply_failing_mid_folio_writes_the_folio_back)
+{
+	static const char *const flush[] = { "flush_dcache_folio" };
+	struct fuse_out_header oh;
+	struct iovec iov[3] = {
+		{ &oh, sizeof(oh) }, { reply_data, FL_PAGE / 2 },
+		{ self->unmapped, FILE_LEN - FL_PAGE / 2 },
+	};
+	struct fl_gup g;
+	int ret, err;
+	pid_t pid;
+
+	/* the client's READ and its LOOKUP/OPEN store into no folio */
+	ret = fl_calls_start(&g, flush, 1, "fuse_copy_folio");
+	if (ret == -ENOENT)
+		SKIP(return, "flush_dcache_folio() is an empty inline here");
+	ASSERT_EQ(0, ret);
+	pid = start_client(_metadata, self, client_rw, NULL, FUSE_READ);
+	good_header(self, &oh);
+	ASSERT_TRUE(unmapped(self->unmapped, FILE_LEN));
+	ret = writev(self->fs->fd, iov, 3);
+	err = errno;
+	ASSERT_EQ(0, fl_gup_stop(&g));
+	TH_LOG("measured: %lu flush_dcache_folio() calls by fuse_copy_folio(), %lu by others",
+	       g.dev, g.other);
+	ASSERT_EQ(-1, ret);
+	ASSERT_EQ(EFAULT, err) TH_LOG("writev errno %d", err);
+	ASSERT_EQ(-ENOENT, fl_handle(self->fs, &self->b, (void *)self->b.lin));
+	ASSERT_EQ(EIO, finish(self, pid))
+		TH_LOG("client's read result (errno, -1 = hang)");
+	check_waiting_drains(_metadata, self);
+	EXPECT_LT(0UL, g.dev)
+		TH_LOG("the half-written folio was not written back");
 }
 
 /*

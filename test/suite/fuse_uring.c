@@ -261,7 +261,7 @@ FIXTURE_SETUP(uring)
 	ASSERT_GE((unsigned int)MAX_QUEUES, nq);
 
 	u->fs = fl_mount(&cfg);
-	ASSERT_NE(NULL, u->fs) TH_LOG("mount: %s", strerror(errno));
+	ASSERT_TRUE(u->fs != NULL) TH_LOG("mount: %s", strerror(errno));
 	u->fs->reply = uring_reply;
 	/* requests before the ring is ready still come through /dev/fuse */
 	ASSERT_EQ(0, fl_start(u->fs));
@@ -275,8 +275,8 @@ FIXTURE_SETUP(uring)
 		e->qid = i / ENTS_PER_QUEUE;
 		e->hdr = fl_map(FL_MEM_ANON, sizeof(*e->hdr));
 		e->payload = fl_map(FL_MEM_ANON, u->payload_sz);
-		ASSERT_NE(MAP_FAILED, e->hdr);
-		ASSERT_NE(MAP_FAILED, e->payload);
+		ASSERT_TRUE(e->hdr != MAP_FAILED);
+		ASSERT_TRUE(e->payload != MAP_FAILED);
 		e->iov[0] = (struct iovec){ e->hdr, sizeof(*e->hdr) };
 		e->iov[1] = (struct iovec){ e->payload, u->payload_sz };
 	}
@@ -312,7 +312,7 @@ static void ring_roundtrip(struct __test_metadata *_metadata, struct uring_fs *u
 	unsigned char *p = malloc((1u << 20) + 8);
 	char path[96];
 
-	ASSERT_NE(NULL, p);
+	ASSERT_TRUE(p != NULL);
 	for (int direct = 0; direct < 2; direct++) {
 		u->fs->cfg.direct_io = direct;
 		for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {

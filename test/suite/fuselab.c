@@ -268,7 +268,7 @@ ssize_t fl_recv(struct fl_fs *fs, struct fl_buf *b,
 		*in = (const struct fuse_in_header *)b->base;
 		break;
 	}
-	if ((size_t)n < sizeof(**in) || (*in)->len != n)
+	if ((size_t)n < sizeof(**in) || (*in)->len != (size_t)n)
 		return -EPROTO;
 	atomic_fetch_add(&fs->st.requests, 1);
 	return n;
@@ -876,30 +876,36 @@ static int fl_trace_write(const char *file, const char *val, bool append)
  * pin_user_pages_fast() made the next hit jump to a bad address, on stock
  * and patched alike.
  */
-int fl_gup_start(struct fl_gup *g)
+int fl_calls_start(struct fl_gup *g, const char *const *syms, size_t nsyms,
+		   const char *frame)
 {
 	char sym[80];
 	int ret;
 
 	memset(g, 0, sizeof(*g));
+	if (frame)
+		snprintf(g->frame, sizeof(g->frame), "%s", frame);
 	fl_trace_write("tracing_on", "0", false);
 	fl_trace_write("current_tracer", "nop", false);
 	fl_trace_write("set_ftrace_filter", "", false);
-	for (size_t i = 0; i < sizeof(fl_gup_syms) / sizeof(fl_gup_syms[0]); i++) {
-		snprintf(sym, sizeof(sym), "%s\n", fl_gup_syms[i]);
+	for (size_t i = 0; i < nsyms; i++) {
+		snprintf(sym, sizeof(sym), "%s\n", syms[i]);
 		ret = fl_trace_write("set_ftrace_filter", sym, true);
 		if (ret) {
-			fprintf(stderr, "fl_gup: cannot trace %s: %s\n",
-				fl_gup_syms[i], strerror(-ret));
+			/* e.g. an empty inline on this architecture */
+			if (!frame)
+				fprintf(stderr, "fl_gup: cannot trace %s: %s\n",
+					syms[i], strerror(-ret));
 			continue;
 		}
 		g->probes++;
 		snprintf(g->probed + strlen(g->probed),
 			 sizeof(g->probed) - strlen(g->probed), "%s%s",
-			 g->probes > 1 ? " " : "", fl_gup_syms[i]);
+			 g->probes > 1 ? " " : "", syms[i]);
 	}
 	if (!g->probes) {
-		fprintf(stderr, "fl_gup: no GUP entry point can be traced\n");
+		if (!frame)
+			fprintf(stderr, "fl_gup: no GUP entry point can be traced\n");
 		return -ENOENT;
 	}
 	if ((ret = fl_trace_write("buffer_size_kb", "4096", false)) ||
@@ -913,9 +919,22 @@ int fl_gup_start(struct fl_gup *g)
 	return 0;
 }
 
-/* Frames of /dev/fuse read/write and of the io_uring transport's copies. */
-static bool fl_dev_frame(const char *f)
+int fl_gup_start(struct fl_gup *g)
 {
+	return fl_calls_start(g, fl_gup_syms,
+			      sizeof(fl_gup_syms) / sizeof(fl_gup_syms[0]), NULL);
+}
+
+/*
+ * The frames that make a hit "dev": by default any frame of /dev/fuse
+ * read/write or of the io_uring transport's copies; with g->frame, only the
+ * immediate caller, if it is that function.
+ */
+static bool fl_dev_frame(const struct fl_gup *g, const char *f)
+{
+	if (g->frame[0])
+		return strcspn(f, "+ \n") == strlen(g->frame) &&
+		       !strncmp(f, g->frame, strlen(g->frame));
 	return !strncmp(f, "fuse_dev_", 9) || !strncmp(f, "fuse_copy_", 10) ||
 	       !strncmp(f, "fuse_uring_", 11);
 }
@@ -968,13 +987,13 @@ int fl_gup_stop(struct fl_gup *g)
 			*arrow = '\0';
 			p = strrchr(line, ' ');
 			snprintf(sym, sizeof(sym), "%.63s", p ? p + 1 : line);
-			is_dev = fl_dev_frame(arrow + 3);
+			is_dev = fl_dev_frame(g, arrow + 3);
 			if (is_dev && !g->dev_example[0])
 				snprintf(g->dev_example, sizeof(g->dev_example),
 					 "%s <- %.*s", sym,
 					 (int)strcspn(arrow + 3, "+\n"), arrow + 3);
 		} else if (in_hit && sscanf(line, " => %95[^+ \n]", frame) == 1 &&
-			   !is_dev && fl_dev_frame(frame)) {
+			   !is_dev && !g->frame[0] && fl_dev_frame(g, frame)) {
 			is_dev = true;
 			if (!g->dev_example[0])
 				snprintf(g->dev_example, sizeof(g->dev_example),

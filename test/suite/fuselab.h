@@ -193,10 +193,19 @@ struct fl_gup {
 	unsigned long dev, other;	/* hits by class */
 	char dev_example[160];		/* "symbol <- frame" of the first dev hit */
 	char probed[512];		/* names of the traced entry points */
+	char frame[64];			/* fl_calls_start(): the "dev" frame */
 };
 
 /* Start tracing; 0 or -errno (message on stderr). */
 int fl_gup_start(struct fl_gup *g);
+/*
+ * The same for any functions @syms: a hit is "dev" when its immediate
+ * caller is the function @frame (so flush_dcache_folio() called by the GUP slow
+ * path under fuse_copy_fill() is not a hit of fuse_copy_folio()).  -ENOENT if none of @syms can be traced (not a
+ * function on this architecture, e.g. an empty inline), quietly.
+ */
+int fl_calls_start(struct fl_gup *g, const char *const *syms, size_t nsyms,
+		   const char *frame);
 /* Stop tracing and classify the hits; 0 or -errno (e.g. lost events). */
 int fl_gup_stop(struct fl_gup *g);
 
