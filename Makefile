@@ -15,7 +15,7 @@
 #   make bisect          each patch applies without fuzz and builds
 #   make xbuild          W=1 cross-builds of fs/fuse/ and mm/gup.o for
 #                        x86_64 arm sh mips parisc arm64, stock vs patched
-#   make check-full      check + bisect and static on every arch + xbuild
+#   make check-full      check, with bisect and static on every booted arch
 #
 # Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5", ONLY=fuse_data,fuse_bufs
 
