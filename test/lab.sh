@@ -660,7 +660,7 @@ cmd_xbuild() {
 			warnings_of "$log" >"$log.warnings"
 			n=$(grep -cE "^  CC +($(echo $targets | sed 's/ /|/g'))" "$log" || true)
 			tap_ ok "xbuild/$name/$f/builds" \
-				"measured: $n files of $targets compiled with W=1 in $((SECONDS - t)) s, $(sort -u "$log.warnings" | wc -l) distinct warnings"
+				"measured: $n files of ${targets% } compiled with W=1 in $((SECONDS - t)) s, $(sort -u "$log.warnings" | wc -l) distinct warnings"
 		done
 		new=$(comm -13 "$B/logs/xbuild-$name-stock.log.warnings" "$B/logs/xbuild-$name-patched.log.warnings")
 		if [ -z "$new" ]; then
