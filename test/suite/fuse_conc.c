@@ -54,6 +54,7 @@ FIXTURE_TEARDOWN(conc)
 struct job {
 	unsigned int file;	/* f<file> */
 	unsigned int rounds;	/* 0: until an error */
+	int opened;		/* > 0: a pipe to write a byte to once open */
 };
 
 /*
@@ -73,6 +74,8 @@ static int client_job(struct fl_fs *fs, void *arg)
 	fl_path(fs, j->file, path, sizeof(path));
 	fd = open(path, O_RDWR);
 	if (fd < 0)
+		return errno;
+	if (j->opened > 0 && write(j->opened, "o", 1) != 1)
 		return errno;
 	for (unsigned int r = 0; !j->rounds || r < j->rounds; r++) {
 		unsigned int seed = j->file * 1000 + r;
@@ -170,16 +173,27 @@ TEST_F_TIMEOUT(conc, abort_during_traffic_ends_everyone, 120)
 TEST_F_TIMEOUT(conc, umount_lazy_during_traffic, 240)
 {
 	struct job jobs[NCLIENTS];
+	int opened[2];
+	char c;
 
+	/*
+	 * Detach only once every client has its file open: a client still
+	 * opening it would find nothing at the detached path (ENOENT). The
+	 * count of WRITEs served was no such proof: one client's many small
+	 * first writes reached it while another had not yet opened its file.
+	 */
+	ASSERT_EQ(0, pipe(opened));
 	for (int i = 0; i < NCLIENTS; i++) {
-		jobs[i] = (struct job){ .file = i, .rounds = 2 };
+		jobs[i] = (struct job){ .file = i, .rounds = 2,
+					.opened = opened[1] };
 		self->pid[i] = fl_spawn(self->fs, client_job, &jobs[i]);
 		ASSERT_LT(0, self->pid[i]);
 	}
-	/* wait until every client has its file open, then detach */
-	for (int t = 0; t < 500 && atomic_load(&self->fs->st.writes) <
-				   NCLIENTS * 2; t++)
-		fl_sleep_ms(10);
+	close(opened[1]);
+	for (int i = 0; i < NCLIENTS; i++)
+		ASSERT_EQ(1, read(opened[0], &c, 1))
+			TH_LOG("a client could not open its file");
+	close(opened[0]);
 	ASSERT_EQ(0, umount2(self->fs->mnt, MNT_DETACH));
 	/* open files keep working on the detached mount */
 	for (int i = 0; i < NCLIENTS; i++) {
