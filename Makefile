@@ -16,6 +16,9 @@
 #   make xbuild          W=1 cross-builds of fs/fuse/ and mm/gup.o for
 #                        x86_64 arm sh mips parisc arm64, stock vs patched
 #   make check-full      check, with bisect and static on every booted arch
+#   make alias           the alias runs alone: cross-alias loads on the
+#                        daemon's buffers counted by a QEMU plugin, stock
+#                        vs patched (ALIAS_ARCHES, default armv5)
 #
 # Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5", ONLY=fuse_data,fuse_bufs
 
@@ -50,7 +53,10 @@ bisect:
 xbuild:
 	@$(LAB) xbuild
 
+alias:
+	@$(LAB) alias
+
 clean:
 	rm -rf build/obj build/img build/suite build/initrd build/logs
 
-.PHONY: all check check-full setup shell checkpatch static bisect xbuild clean
+.PHONY: all check check-full setup shell checkpatch static bisect xbuild alias clean

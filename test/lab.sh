@@ -10,10 +10,13 @@
 #   test/lab.sh suite ARCH                suite binaries + initramfs
 #   test/lab.sh run ARCH FLAVOUR          boot it and run the suite (TAP)
 #   test/lab.sh run ARCH FLAVOUR debian   the same with the Debian guest
+#   test/lab.sh run ARCH FLAVOUR alias    the suite's alias windows, counted by
+#                                         the alias plugin (test/alias/alias.c)
 #   test/lab.sh static [ARCH]             W=1 + sparse (unstable's) over what the series touches, stock vs patched
 #   test/lab.sh bisect [ARCH]             each patch applies without fuzz and the tree builds after it
 #   test/lab.sh xbuild [NAME...]          W=1 cross-builds of what the series touches, stock vs patched
 #                                         (x86_64 arm sh mips parisc arm64)
+#   test/lab.sh alias                     the alias runs alone (ALIAS_ARCHES)
 #   test/lab.sh check                     all of it, stock and patched, suite
 #                                         and Debian guest (DEBIAN_GUEST=0: not)
 #   test/lab.sh check-full                check + bisect and static on every
@@ -22,7 +25,7 @@
 #   test/lab.sh shell ARCH FLAVOUR        boot interactively (busybox shell)
 #
 # Environment: KSRC=<tree> uses your own tree (it must be KVER); KVER=7.2;
-# ARCHES="x86_64"; ONLY=<suite>[,<suite>] runs a subset of the suite;
+# ARCHES="x86_64"; ALIAS_ARCHES="armv5" (alias runs; "" for none); ONLY=<suite>[,<suite>] runs a subset of the suite;
 # ARGS=-v,<variant> passes harness options; BREAK=pattern|mute makes the
 # suite's daemon misbehave on purpose (for the Debian guest: a check name or
 # "all", see test/debian/README.md).
@@ -32,6 +35,12 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=$TOP/build
 KVER=${KVER:-7.2}
 ARCHES=${ARCHES:-x86_64 armv5}
+# Runs with the alias plugin in QEMU (test/alias/alias.c), of the suite's
+# tests that open alias windows only: the plugin slows every guest memory
+# access (the whole ARMv5 suite: 517 s instead of ~220 s).
+ALIAS_ARCHES=${ALIAS_ARCHES-armv5}
+ALIAS_SUITES=fuse_bufs
+ALIAS_TESTS=-t,daemon_buffers_see_no_cross_alias,-t,alias_control_pipe_read,-t,alias_control_process_vm_writev_to_self
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
 export QUILT_PATCHES=$TOP/patches QUILT_SERIES=$TOP/series
@@ -189,7 +198,7 @@ load_arch() {
 	[ -f "$conf" ] || die "unknown ARCH '$1' (have: $(ls "$TOP/test/arch" | sed 's/\.conf$//' | tr '\n' ' '))"
 	LAB_ARCH=$1
 	# what an arch may leave unset must not leak from the previous one
-	DEB_ARCH= KDTB= CROSS_COMPILE= CROSS_PKG=
+	DEB_ARCH= KDTB= CROSS_COMPILE= CROSS_PKG= ALIAS_ARGS=
 	# shellcheck source=arch/x86_64.conf
 	. "$conf"
 }
@@ -378,7 +387,7 @@ busybox_for() {
 # Boot ARCH's FLAVOUR kernel with GUEST: "suite" (our initramfs) or
 # "debian" (real clients, test/debian/).
 cmd_run() {
-	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail=
+	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias=
 	load_arch "$arch"
 	# what the stock kernel must fail: the tests that prove the series
 	[ -f "$TOP/test/expect/$flavour.xfail" ] && xfail=$TOP/test/expect/$flavour.xfail
@@ -391,6 +400,16 @@ cmd_run() {
 		suites=$(echo "${ONLY:-$(cat "$B/suite/$KVER-$arch/tests")}" | tr , ' ')
 		append="$append ${ONLY:+fuselab.only=$ONLY} ${ARGS:+fuselab.args=$ARGS} ${BREAK:+fuselab.break=$BREAK}"
 		;;
+	alias)
+		# the suite's alias windows, with the alias plugin in QEMU
+		[ -n "$ALIAS_ARGS" ] || die "test/arch/$arch.conf sets no ALIAS_ARGS"
+		initrd=$B/initrd/$arch-suite.cpio.gz
+		suites=$(echo "${ONLY:-$ALIAS_SUITES}" | tr , ' ')
+		append="$append fuselab.only=${ONLY:-$ALIAS_SUITES} fuselab.args=${ARGS:-$ALIAS_TESTS}"
+		tag=-alias
+		alias=$B/logs/alias-$KVER-$arch-$flavour.log
+		extra="-plugin $(alias_plugin),log=$alias,$ALIAS_ARGS"
+		;;
 	debian)
 		[ "$arch" = x86_64 ] || die "the debian guest is x86_64 only"
 		initrd=$B/debian/rootfs.cpio.gz
@@ -399,7 +418,7 @@ cmd_run() {
 		extra="-m 2G"
 		append="$append ${BREAK:+fuselab_break=$BREAK}"
 		;;
-	*) die "GUEST must be suite or debian" ;;
+	*) die "GUEST must be suite, alias or debian" ;;
 	esac
 	[ -z "$KDTB" ] || extra="$extra -dtb $dir/dtb"
 	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour$tag" \
@@ -409,7 +428,20 @@ cmd_run() {
 		--suites "$suites" \
 		--log "$B/logs/console-$KVER-$arch-$flavour$tag.log" \
 		--state "$B/logs/tap-state.json" \
-		${xfail:+--xfail "$xfail"}
+		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"}
+}
+
+# The alias plugin, built for the host's QEMU (plugin API 1, no header).
+alias_plugin() {
+	local so=$B/tools/alias.so src=$TOP/test/alias/alias.c
+	mkdir -p "$B/tools"
+	if [ ! -f "$so" ] || [ "$src" -nt "$so" ]; then
+		step "alias plugin: building $so" >&2
+		gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -shared -fPIC \
+			-o "$so" "$src" -lpthread ||
+			die "alias plugin build failed" "gcc -shared -fPIC -o $so $src"
+	fi
+	echo "$so"
 }
 
 cmd_shell() {
@@ -701,6 +733,10 @@ run_flavours() {
 	for a in $ARCHES; do
 		for f in "$@"; do cmd_run "$a" "$f"; done
 	done
+	for a in $ALIAS_ARCHES; do
+		[[ " $ARCHES " == *" $a "* ]] || continue
+		for f in "$@"; do cmd_run "$a" "$f" alias; done
+	done
 	step "total $((SECONDS - t0)) s"
 }
 
@@ -723,6 +759,22 @@ cmd_check() {
 	fi
 	summary check
 }
+# `make alias`: the alias runs alone, stock and patched, on ALIAS_ARCHES.
+cmd_alias() {
+	local a f
+	cmd_setup
+	rm -f "$B/logs/tap-state.json"
+	for a in $ALIAS_ARCHES; do
+		for f in stock patched; do cmd_kernel "$a" "$f"; done
+		cmd_suite "$a"
+	done
+	echo "TAP version 13"
+	for a in $ALIAS_ARCHES; do
+		for f in stock patched; do cmd_run "$a" "$f" alias; done
+	done
+	summary alias
+}
+
 # `make`: the patched kernel only; progress lines and failures, then one line.
 cmd_main() {
 	run_flavours patched | tee "$B/logs/main.tap" |
@@ -743,8 +795,9 @@ shell) cmd_shell "$@" ;;
 static) rm -f "$B/logs/tap-state.json"; cmd_static "$@"; summary static ;;
 xbuild) rm -f "$B/logs/tap-state.json"; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary xbuild ;;
 bisect) rm -f "$B/logs/tap-state.json"; cmd_bisect "$@"; summary bisect ;;
+alias) cmd_alias ;;
 check) cmd_check ;;
 check-full) STATIC_ARCHES=$ARCHES cmd_check ;;
 main) cmd_main ;;
-*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, check, check-full, main)" ;;
+*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, alias, check, check-full, main)" ;;
 esac

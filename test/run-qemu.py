@@ -69,6 +69,8 @@ def main():
     ap.add_argument("--state", help="TAP numbering/counters across runs")
     ap.add_argument("--xfail", help="file of <suite>/<test> patterns that "
                     "must fail on this kernel")
+    ap.add_argument("--alias-log", help="the alias plugin's log (QEMU was "
+                    "started with it): one TAP line per window")
     ap.add_argument("--interactive", action="store_true",
                     help="attach the console to this terminal, no parsing")
     a = ap.parse_args()
@@ -246,8 +248,88 @@ def finish(lines, tap, name, a, done, timed_out, elapsed):
         diag.append("no dmesg dump (guest did not finish); live console "
                     "lines were scanned")
     tap.result(not bad and have_dmesg, f"{name}/kernel_log_clean", diag)
+    if a.alias_log:
+        alias_results(lines, tap, name, a.alias_log)
     print(f"# {name}: {elapsed:.0f} s in QEMU")
     sys.stdout.flush()
+
+
+WINDOW = re.compile(r"^window (\S+) expect=(\S+) (.*)$")
+CLASSES = ("k2u", "u2k", "k2k", "u2u")
+
+
+def alias_verdict(expect, f):
+    """None if the counts @f meet the rule @expect, else why not."""
+    if expect == "nonzero":
+        return None if int(f["cross"]) else "expected some, saw none"
+    if expect == "zero":
+        classes = CLASSES
+    elif expect.startswith("zero:"):
+        classes = expect[5:].split(",")
+    else:
+        return f"unknown rule '{expect}'"
+    bad = [f"{c} {f[c]}" for c in classes if c not in f or int(f[c])]
+    return f"expected none of {','.join(classes)}: {', '.join(bad)}" if bad \
+        else None
+
+
+def alias_results(lines, tap, name, path):
+    """One TAP line per window the guest opened, judged on the plugin's log.
+
+    A window the guest announced on its console ("alias window opened: N")
+    but the plugin never reported fails, and so does one that watched no
+    page: either would be a check that checked nothing."""
+    opened = []
+    for l in lines:
+        m = re.search(r"alias window opened: (\S+)", l)
+        if m:
+            opened.append(m.group(1))
+    try:
+        with open(path, errors="replace") as f:
+            log = f.read().splitlines()
+    except OSError as e:
+        tap.result(False, f"{name}/alias/plugin_log", [str(e)])
+        return
+    reported, errors = set(), []
+    for l in log:
+        if l.startswith("error:"):
+            errors.append(l)
+            continue
+        m = WINDOW.match(l)
+        if not m:
+            continue
+        win, expect = m.group(1), m.group(2)
+        f = dict(kv.split("=", 1) for kv in m.group(3).split())
+        cross, pages = int(f["cross"]), int(f["pages"])
+        diag = [f"measured: cross-alias loads {cross} (kernel->user {f['k2u']}, "
+                f"user->kernel {f['u2k']}, kernel->kernel {f['k2k']}, "
+                f"user->user {f['u2u']}) of {f['loads']} loads, "
+                f"{f['stores']} stores on {pages} tagged pages, rule {expect}; "
+                f"{f['unresolved']} accesses without a physical address"]
+        if "first" in f:
+            diag.append(f"first: stored via {f['first']}")
+        why = alias_verdict(expect, f)
+        if int(f["unresolved"]):
+            why = "QEMU gave no physical address for some accesses: " \
+                "the counts are incomplete"
+        if pages == 0:
+            why = "no page was tagged: the window watched nothing"
+        if why:
+            diag.append(why)
+        ok = why is None
+        test = f"alias/{win}"
+        xfail = next((f"{XFAIL['file']}: {p}" for p in XFAIL["patterns"]
+                      if fnmatch.fnmatchcase(test, p)), None)
+        tap.result(ok, f"{name}/{test}", diag, None, xfail)
+        reported.add(win)
+    tap.result(not errors, f"{name}/alias/plugin_log_clean",
+               errors[:20] + ([f"plugin log: {path}"] if errors else []))
+    missing = [w for w in opened if w not in reported]
+    if not opened:
+        missing = ["(the guest opened no window)"]
+    tap.result(not missing, f"{name}/alias/every_window_reported",
+               [f"no report for: {w}" for w in missing[:20]] +
+               ([f"plugin log: {path}"] if missing else []))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/uio.h>
 
 #include "fuselab.h"
 #include "kselftest_harness.h"
@@ -22,13 +23,15 @@ FIXTURE(bufs) {
 };
 
 FIXTURE_VARIANT(bufs) {
+	const char *name;
 	enum fl_xport xport;
 	enum fl_mem mem;
 	unsigned int niov;
 };
 
-#define BUFS(name, x, m, n) \
-	FIXTURE_VARIANT_ADD(bufs, name) { .xport = x, .mem = m, .niov = n }
+#define BUFS(v, x, m, n) \
+	FIXTURE_VARIANT_ADD(bufs, v) { \
+		.name = #v, .xport = x, .mem = m, .niov = n }
 
 BUFS(rw_anon, FL_XP_RW, FL_MEM_ANON, 1);
 BUFS(rw_memfd, FL_XP_RW, FL_MEM_MEMFD, 1);
@@ -52,6 +55,7 @@ FIXTURE_SETUP(bufs)
 		.mem = variant->mem,
 		.niov = variant->niov,
 		.nthreads = 2,
+		.alias_tag = true,
 	};
 
 	/* CONFIG_TRANSPARENT_HUGEPAGE needs LPAE on arm: not on ARMv5 */
@@ -148,6 +152,36 @@ TEST_F_TIMEOUT(bufs, daemon_copies_pin_no_user_pages, 120)
 	       g.dev, g.dev ? ", first " : "", g.dev_example, g.other, g.probed);
 	EXPECT_LT(0UL, g.other) TH_LOG("the tracer saw no GUP call at all");
 	EXPECT_EQ(0UL, g.dev);
+}
+
+/*
+ * No request or reply byte crosses between two mappings of the daemon's
+ * buffers: the kernel stores into them and loads from them through the
+ * daemon's own addresses (uaccess), as the daemon does. Counted by the
+ * alias plugin when the lab loads it (the TAP line
+ * "alias/fuse_bufs/bufs.<variant>.daemon_buffers_see_no_cross_alias" is
+ * its verdict); this test only carries the traffic. A stock kernel
+ * copies through kmap: a kernel->user cross-alias load for every line
+ * of a request the daemon reads, user->kernel for every line of a reply.
+ *
+ * Except one kind: a reply the daemon vmsplice()s hands its pages to a
+ * pipe (pinned by GUP) and FUSE reads them from the pipe through the
+ * kernel's mapping, on any kernel; the GUP slow path's flush_anon_page(),
+ * which the series makes the only path on aliasing D-caches, is what
+ * keeps that coherent. There only user->kernel loads are allowed.
+ */
+TEST_F_TIMEOUT(bufs, daemon_buffers_see_no_cross_alias, 120)
+{
+	bool vmspliced = variant->xport == FL_XP_SPLICE_OUT ||
+			 variant->xport == FL_XP_SPLICE_MOVE;
+	char name[160];
+
+	snprintf(name, sizeof(name), "%s/bufs.%s.%s",
+		 program_invocation_short_name, variant->name, _metadata->name);
+	fl_alias_open(name, vmspliced ? "zero:k2u,k2k,u2u" : "zero");
+	roundtrip(_metadata, self, true);
+	roundtrip(_metadata, self, false);
+	fl_alias_close();
 }
 
 /* The variant's memory kind is what the daemon really used. */
@@ -467,6 +501,69 @@ TEST_F_TIMEOUT(mmapself, read_into_mmap_single_thread_is_abortable, 60)
 TEST_F_TIMEOUT(mmapself, read_into_mmap_second_thread_serves_fault, 60)
 {
 	read_into_mmap(_metadata, self, true);
+}
+
+/*
+ * Controls for the alias plugin, the same on both kernels. read() from a
+ * pipe copies with uaccess into the reader's own mapping: no cross-alias
+ * load. process_vm_writev() to oneself pins the destination and copies
+ * into it through the kernel's mapping, which the process then reads
+ * through its own: kernel->user loads.
+ */
+#define CONTROL_LEN	(16 * FL_PAGE)
+
+static unsigned char *control_buf(struct __test_metadata *_metadata)
+{
+	unsigned char *p = mmap(NULL, CONTROL_LEN, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+				-1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	fl_alias_reset();
+	fl_alias_tag(p, CONTROL_LEN, true);
+	return p;
+}
+
+TEST(alias_control_pipe_read)
+{
+	unsigned char *src = malloc(CONTROL_LEN), *dst;
+	int p[2];
+
+	ASSERT_TRUE(src != NULL);
+	dst = control_buf(_metadata);
+	ASSERT_TRUE(dst != NULL);
+	ASSERT_EQ(0, pipe(p));
+	fl_fill(src, CONTROL_LEN, 0, 71);
+	fl_alias_open("fuse_bufs/alias_control_pipe_read", "zero");
+	for (size_t off = 0; off < CONTROL_LEN; off += FL_PAGE) {
+		ASSERT_EQ((ssize_t)FL_PAGE, write(p[1], src + off, FL_PAGE));
+		ASSERT_EQ((ssize_t)FL_PAGE, read(p[0], dst + off, FL_PAGE));
+	}
+	ASSERT_EQ(-1, fl_check(dst, CONTROL_LEN, 0, 71));
+	fl_alias_close();
+	fl_alias_tag(dst, CONTROL_LEN, false);
+}
+
+TEST(alias_control_process_vm_writev_to_self)
+{
+	unsigned char *src = malloc(CONTROL_LEN), *dst;
+	struct iovec local, remote;
+
+	ASSERT_TRUE(src != NULL);
+	dst = control_buf(_metadata);
+	ASSERT_TRUE(dst != NULL);
+	fl_fill(src, CONTROL_LEN, 0, 72);
+	local = (struct iovec){ src, CONTROL_LEN };
+	remote = (struct iovec){ dst, CONTROL_LEN };
+	fl_alias_open("fuse_bufs/alias_control_process_vm_writev_to_self",
+		      "nonzero");
+	ASSERT_EQ((ssize_t)CONTROL_LEN, process_vm_writev(getpid(), &local, 1,
+						 &remote, 1, 0))
+		TH_LOG("process_vm_writev: %s", strerror(errno));
+	ASSERT_EQ(-1, fl_check(dst, CONTROL_LEN, 0, 72));
+	fl_alias_close();
+	fl_alias_tag(dst, CONTROL_LEN, false);
 }
 
 TEST_HARNESS_MAIN

@@ -49,6 +49,7 @@ struct fl_config {
 	unsigned int niov;		/* pieces per readv/writev (FL_XP_VEC) */
 	unsigned int nthreads;		/* serving threads started by fl_start() */
 	uint64_t want2;			/* extra INIT flags2 bits (e.g. io_uring) */
+	bool alias_tag;			/* serving buffers watched by the alias plugin */
 };
 
 struct fl_file {
@@ -74,6 +75,7 @@ struct fl_buf {
 	unsigned int niov;
 	int pipe[2];			/* splice transports */
 	void *priv;			/* the transport's own (io_uring entry) */
+	bool alias_tagged;		/* base is tagged for the alias plugin */
 };
 
 struct fl_fs;
@@ -181,6 +183,28 @@ void fl_sleep_ms(unsigned int ms);
 uint64_t fl_now_ms(void);
 /* True if @pid is still running after @ms. */
 bool fl_still_blocked(pid_t pid, unsigned int ms);
+
+/*
+ * The alias plugin (test/alias/alias.c), when the lab loads it into QEMU,
+ * counts loads of a tagged page's lines through a virtual line other than
+ * the one that last stored to them, inside a window the test opens and
+ * closes. The guest talks to it by storing to a marker page at a fixed
+ * address (the address carries the message); without the plugin these
+ * are stores to a private page. The verdict is the plugin's, on the host:
+ * the window's name becomes a TAP line of its own ("<run>/alias/<name>"),
+ * "ok" if its counts match the window's rule.
+ */
+void fl_alias_reset(void);
+/* Tag (@tag) or untag the physical pages under [p, p + len). */
+void fl_alias_tag(void *p, size_t len, bool tag);
+/*
+ * @name: "<suite>/<test>", no spaces. @expect, the host's rule: "zero" (no
+ * cross-alias load), "nonzero", or "zero:<class>[,<class>]" for some of
+ * k2u (stored through a kernel address, loaded through a user one), u2k,
+ * k2k, u2u.
+ */
+void fl_alias_open(const char *name, const char *expect);
+void fl_alias_close(void);
 
 /*
  * Counting GUP calls: the function tracer on the get_user_pages and
