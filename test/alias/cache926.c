@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cache926.c - a QEMU TCG plugin modelling the ARM926EJ-S data cache
+ * (stage 2 of the alias tracer; needs QEMU >= 9.0, plugin API >= 2, for
+ * register reads: Debian 12 gets QEMU 10.0 from bookworm-backports).
+ *
+ * Work in progress: not yet part of the lab. What is modelled:
+ *
+ * - a VIVT data cache: sets indexed and lines tagged by virtual address
+ *   (no ASID: Linux cleans and invalidates it on every switch_mm), 32-byte
+ *   lines, 4 ways, round-robin replacement, dsize= bytes (default 16 KiB);
+ * - read-allocate, write-back: a load that misses fills a line from memory,
+ *   a store that hits dirties the line, a store that misses goes to memory
+ *   (the write buffer, drained at once here);
+ * - the CP15 c7 operations Linux uses on ARMv5: clean / invalidate /
+ *   clean+invalidate of a D line by MVA (the address read from the source
+ *   register), invalidate of the whole D cache, and the "test, clean (and
+ *   invalidate)" loops (MRC p15, 0, r15, c7, c10/c14, 3), taken as the
+ *   whole-cache operation they loop to.
+ *
+ * Every store gets a version; per physical line the plugin keeps the
+ * version in memory and the newest version anywhere. Hazards are events a
+ * real ARM926 would get wrong:
+ *
+ *   stale_hit    a load hits a line older than the newest store to it
+ *   stale_fill   a load misses and fills from memory while a newer store
+ *                sits dirty in another (aliasing) line
+ *   clobber      a dirty line is written back over newer data in memory
+ *   lost         a dirty line is invalidated without a write-back
+ *
+ * They are counted inside the same windows, on the same tagged pages and
+ * with the same marker protocol as alias.c; "all_" counts cover every
+ * page. Arguments: log=<file> marker=<hex> split=<hex> dsize=<bytes>
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- QEMU TCG plugin API (version 2 and later), the part used here ---- */
+typedef uint64_t qemu_plugin_id_t;
+typedef uint32_t qemu_plugin_meminfo_t;
+struct qemu_plugin_tb;
+struct qemu_plugin_insn;
+struct qemu_plugin_hwaddr;
+struct qemu_plugin_register;
+typedef struct qemu_info_t qemu_info_t;
+
+/* glib's, as QEMU hands them out (QEMU links glib; so does this plugin) */
+typedef struct { char *data; unsigned int len; } GArray;
+typedef struct { uint8_t *data; unsigned int len; } GByteArray;
+GByteArray *g_byte_array_new(void);
+GByteArray *g_byte_array_set_size(GByteArray *array, unsigned int length);
+
+typedef struct {
+	struct qemu_plugin_register *handle;
+	const char *name;
+	const char *feature;
+} qemu_plugin_reg_descriptor;
+
+enum qemu_plugin_cb_flags {
+	QEMU_PLUGIN_CB_NO_REGS,
+	QEMU_PLUGIN_CB_R_REGS,
+	QEMU_PLUGIN_CB_RW_REGS,
+};
+
+enum qemu_plugin_mem_rw {
+	QEMU_PLUGIN_MEM_R = 1,
+	QEMU_PLUGIN_MEM_W,
+	QEMU_PLUGIN_MEM_RW,
+};
+
+typedef void (*qemu_plugin_vcpu_simple_cb_t)(qemu_plugin_id_t id,
+					     unsigned int vcpu_index);
+typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index,
+					    void *userdata);
+typedef void (*qemu_plugin_vcpu_mem_cb_t)(unsigned int vcpu_index,
+					  qemu_plugin_meminfo_t info,
+					  uint64_t vaddr, void *userdata);
+typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id,
+					       struct qemu_plugin_tb *tb);
+typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
+
+void qemu_plugin_register_vcpu_init_cb(qemu_plugin_id_t id,
+				       qemu_plugin_vcpu_simple_cb_t cb);
+void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id,
+					   qemu_plugin_vcpu_tb_trans_cb_t cb);
+size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
+struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb,
+						 size_t idx);
+size_t qemu_plugin_insn_data(const struct qemu_plugin_insn *insn, void *dest,
+			     size_t len);
+size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
+void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn,
+					    qemu_plugin_vcpu_udata_cb_t cb,
+					    enum qemu_plugin_cb_flags flags,
+					    void *userdata);
+void qemu_plugin_register_vcpu_mem_cb(struct qemu_plugin_insn *insn,
+				      qemu_plugin_vcpu_mem_cb_t cb,
+				      enum qemu_plugin_cb_flags flags,
+				      enum qemu_plugin_mem_rw rw,
+				      void *userdata);
+unsigned int qemu_plugin_mem_size_shift(qemu_plugin_meminfo_t info);
+bool qemu_plugin_mem_is_store(qemu_plugin_meminfo_t info);
+struct qemu_plugin_hwaddr *qemu_plugin_get_hwaddr(qemu_plugin_meminfo_t info,
+						  uint64_t vaddr);
+bool qemu_plugin_hwaddr_is_io(const struct qemu_plugin_hwaddr *haddr);
+uint64_t qemu_plugin_hwaddr_phys_addr(const struct qemu_plugin_hwaddr *haddr);
+GArray *qemu_plugin_get_registers(void);
+int qemu_plugin_read_register(struct qemu_plugin_register *handle,
+			      GByteArray *buf);
+void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
+				    qemu_plugin_udata_cb_t cb, void *userdata);
+
+#define QEMU_PLUGIN_EXPORT __attribute__((visibility("default")))
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = 2;
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
+					   const qemu_info_t *info,
+					   int argc, char **argv);
+/* ----------------------------------------------------------------------- */
+
+#define LINE		32u
+#define WAYS		4u
+#define PAGE_SHIFT	12
+#define PAGE_SIZE	(1u << PAGE_SHIFT)
+#define RAM_LINES	((256u << 20) / LINE)	/* versatilepb -m 256M at 0 */
+
+struct line {
+	bool valid, dirty;
+	uint32_t va;		/* virtual line address (the tag) */
+	uint32_t pa;		/* physical line address, for write-back */
+	uint64_t ver;		/* version of the data it holds */
+};
+
+enum hazard { STALE_HIT, STALE_FILL, CLOBBER, LOST, NHAZ };
+static const char *const haz_name[NHAZ] = {
+	"stale_hit", "stale_fill", "clobber", "lost"
+};
+
+static struct {
+	FILE *log;
+	uint32_t marker, split, dsize, nsets;
+	struct line *set;		/* nsets * WAYS */
+	uint8_t *rr;			/* round-robin victim per set */
+	uint64_t *mem_ver, *new_ver;	/* per physical line */
+	uint64_t ver;
+	uint8_t *tagged;		/* per physical page: alias windows */
+	struct qemu_plugin_register *reg[16];
+	GByteArray *rbuf;
+
+	char msg[256];
+	size_t msglen;
+	int tagging;			/* 1 tag, -1 untag */
+	uint32_t tag_lo, tag_hi;
+	bool open;
+	char name[200], expect[64];
+	uint64_t haz[NHAZ], all_haz[NHAZ], loads, stores, cacheops;
+	uint64_t unknown_ops;
+} c = {
+	.marker = 0x5a000000,
+	.split = 0xbf000000,
+	.dsize = 16384,
+};
+
+static void hazard(enum hazard h, uint32_t pa)
+{
+	if (!c.open)
+		return;
+	c.all_haz[h]++;
+	if (c.tagged[pa >> PAGE_SHIFT])
+		c.haz[h]++;
+}
+
+static struct line *set_of(uint32_t va)
+{
+	return &c.set[((va / LINE) % c.nsets) * WAYS];
+}
+
+static struct line *lookup(uint32_t va)
+{
+	struct line *s = set_of(va);
+
+	for (unsigned int w = 0; w < WAYS; w++)
+		if (s[w].valid && s[w].va == (va & ~(LINE - 1)))
+			return &s[w];
+	return NULL;
+}
+
+static void write_back(struct line *l)
+{
+	uint32_t i = l->pa / LINE;
+
+	if (!l->dirty)
+		return;
+	if (l->ver != c.new_ver[i])
+		hazard(CLOBBER, l->pa);
+	c.mem_ver[i] = l->ver;
+	l->dirty = false;
+}
+
+static void drop(struct line *l, bool clean)
+{
+	if (!l->valid)
+		return;
+	if (clean)
+		write_back(l);
+	else if (l->dirty)
+		hazard(LOST, l->pa);
+	l->valid = l->dirty = false;
+}
+
+static void whole_cache(bool clean, bool invalidate)
+{
+	for (uint32_t i = 0; i < c.nsets * WAYS; i++) {
+		if (invalidate)
+			drop(&c.set[i], clean);
+		else if (clean && c.set[i].valid)
+			write_back(&c.set[i]);
+	}
+}
+
+static void access(uint32_t va, uint32_t pa, bool store)
+{
+	uint32_t i = pa / LINE;
+	struct line *l, *s;
+	unsigned int w;
+
+	if (i >= RAM_LINES)
+		return;
+	l = lookup(va);
+	if (store) {
+		c.stores += c.open;
+		c.new_ver[i] = ++c.ver;
+		if (l) {
+			l->ver = c.ver;
+			l->dirty = true;
+		} else {
+			c.mem_ver[i] = c.ver;	/* write buffer, drained */
+		}
+		return;
+	}
+	c.loads += c.open;
+	if (l) {
+		if (l->ver != c.new_ver[i])
+			hazard(STALE_HIT, pa);
+		return;
+	}
+	/* read-allocate: evict round-robin, fill from memory */
+	s = set_of(va);
+	w = c.rr[(va / LINE) % c.nsets]++ % WAYS;
+	drop(&s[w], true);
+	if (c.mem_ver[i] != c.new_ver[i])
+		hazard(STALE_FILL, pa);
+	s[w] = (struct line){ .valid = true, .va = va & ~(LINE - 1),
+			      .pa = pa & ~(LINE - 1), .ver = c.mem_ver[i] };
+}
+
+/* ------------------------------------------------ the marker protocol */
+
+static void close_window(void)
+{
+	if (!c.open)
+		return;
+	fprintf(c.log, "window %s expect=%s loads=%" PRIu64 " stores=%" PRIu64
+		" cacheops=%" PRIu64, c.name, c.expect, c.loads, c.stores,
+		c.cacheops);
+	for (int h = 0; h < NHAZ; h++)
+		fprintf(c.log, " %s=%" PRIu64, haz_name[h], c.haz[h]);
+	for (int h = 0; h < NHAZ; h++)
+		fprintf(c.log, " all_%s=%" PRIu64, haz_name[h], c.all_haz[h]);
+	fputc('\n', c.log);
+	fflush(c.log);
+	c.open = false;
+}
+
+static void execute(void)
+{
+	uint32_t va, len;
+
+	c.msg[c.msglen] = '\0';
+	c.tagging = 0;
+	if (!strcmp(c.msg, "reset")) {
+		c.open = false;
+		memset(c.tagged, 0, (RAM_LINES * LINE) >> PAGE_SHIFT);
+	} else if (sscanf(c.msg, "tag %" SCNx32 " %" SCNx32, &va, &len) == 2) {
+		c.tagging = 1;
+		c.tag_lo = va;
+		c.tag_hi = va + len;
+	} else if (sscanf(c.msg, "untag %" SCNx32 " %" SCNx32, &va, &len) == 2) {
+		c.tagging = -1;
+		c.tag_lo = va;
+		c.tag_hi = va + len;
+	} else if (sscanf(c.msg, "open %63s %199s", c.expect, c.name) == 2) {
+		c.open = true;
+		c.loads = c.stores = c.cacheops = 0;
+		memset(c.haz, 0, sizeof(c.haz));
+		memset(c.all_haz, 0, sizeof(c.all_haz));
+	} else if (!strcmp(c.msg, "close")) {
+		close_window();
+	}
+	c.msglen = 0;
+}
+
+static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info,
+		   uint64_t va, void *udata)
+{
+	bool store = qemu_plugin_mem_is_store(info);
+	struct qemu_plugin_hwaddr *hw;
+	uint32_t pa;
+
+	if (store && (va >> PAGE_SHIFT) == (c.marker >> PAGE_SHIFT)) {
+		uint32_t off = va & (PAGE_SIZE - 1);
+
+		if (off == 0)
+			c.msglen = 0;
+		else if (off == 1)
+			execute();
+		else if (off > 0x100 && off < 0x200 && c.msglen < sizeof(c.msg) - 1)
+			c.msg[c.msglen++] = (char)(off - 0x100);
+		return;
+	}
+	hw = qemu_plugin_get_hwaddr(info, va);
+	if (!hw || qemu_plugin_hwaddr_is_io(hw))
+		return;
+	pa = qemu_plugin_hwaddr_phys_addr(hw);
+	if (store && c.tagging && va >= c.tag_lo && va < c.tag_hi &&
+	    pa < RAM_LINES * LINE)
+		c.tagged[pa >> PAGE_SHIFT] = c.tagging > 0;
+	/* ARMv5 has no unaligned accesses that cross a line */
+	access(va, pa, store);
+}
+
+/* ------------------------------------------------ CP15 c7 operations */
+
+static uint32_t reg(unsigned int r)
+{
+	if (!c.reg[r] || qemu_plugin_read_register(c.reg[r], c.rbuf) < 4)
+		return 0;
+	return c.rbuf->data[0] | c.rbuf->data[1] << 8 |
+	       c.rbuf->data[2] << 16 | (uint32_t)c.rbuf->data[3] << 24;
+}
+
+/* @udata: the instruction word of an MCR/MRC p15, 0, Rd, c7, CRm, opc2 */
+static void cp15_c7(unsigned int vcpu, void *udata)
+{
+	uint32_t insn = (uint32_t)(uintptr_t)udata;
+	bool mrc = insn & (1u << 20);
+	unsigned int crm = insn & 0xf, opc2 = (insn >> 5) & 7;
+	unsigned int rd = (insn >> 12) & 0xf;
+	struct line *l;
+
+	c.cacheops += c.open;
+	if (mrc) {
+		/* test and clean / test, clean and invalidate: whole cache */
+		if (rd == 15 && crm == 10 && opc2 == 3)
+			whole_cache(true, false);
+		else if (rd == 15 && crm == 14 && opc2 == 3)
+			whole_cache(true, true);
+		else
+			c.unknown_ops++;
+		return;
+	}
+	switch (crm << 4 | opc2) {
+	case 0x50: case 0x51: case 0x52:	/* I cache */
+	case 0xa4:				/* drain write buffer */
+	case 0x00: case 0x04:			/* wait for interrupt */
+		return;
+	case 0x60:				/* invalidate D */
+	case 0x70:				/* invalidate I + D */
+		whole_cache(false, true);
+		return;
+	case 0x61:				/* invalidate D line, MVA */
+		l = lookup(reg(rd));
+		if (l)
+			drop(l, false);
+		return;
+	case 0xa1:				/* clean D line, MVA */
+		l = lookup(reg(rd));
+		if (l)
+			write_back(l);
+		return;
+	case 0xe1:				/* clean + invalidate D line, MVA */
+		l = lookup(reg(rd));
+		if (l)
+			drop(l, true);
+		return;
+	default:
+		c.unknown_ops++;
+	}
+}
+
+static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+	size_t n = qemu_plugin_tb_n_insns(tb);
+
+	for (size_t i = 0; i < n; i++) {
+		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+		uint32_t w;
+
+		qemu_plugin_register_vcpu_mem_cb(insn, mem_cb,
+						 QEMU_PLUGIN_CB_NO_REGS,
+						 QEMU_PLUGIN_MEM_RW, NULL);
+		if (qemu_plugin_insn_size(insn) != 4 ||
+		    qemu_plugin_insn_data(insn, &w, 4) != 4)
+			continue;
+		/* MCR/MRC p15, 0, Rd, c7, CRm, opc2 (any condition) */
+		if ((w & 0x0fe00f10) == 0x0e000f10 && ((w >> 16) & 0xf) == 7)
+			qemu_plugin_register_vcpu_insn_exec_cb(insn, cp15_c7,
+							       QEMU_PLUGIN_CB_R_REGS,
+							       (void *)(uintptr_t)w);
+	}
+}
+
+static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu)
+{
+	GArray *regs = qemu_plugin_get_registers();
+	qemu_plugin_reg_descriptor *d = (void *)regs->data;
+	static const char *const alt[16] = {
+		[13] = "sp", [14] = "lr", [15] = "pc",
+	};
+
+	for (unsigned int i = 0; i < regs->len; i++) {
+		for (unsigned int r = 0; r < 16; r++) {
+			char name[8];
+
+			snprintf(name, sizeof(name), "r%u", r);
+			if (!strcmp(d[i].name, name) ||
+			    (alt[r] && !strcmp(d[i].name, alt[r])))
+				c.reg[r] = d[i].handle;
+		}
+	}
+	for (unsigned int r = 0; r < 15; r++)
+		if (!c.reg[r])
+			fprintf(c.log, "error: no handle for r%u\n", r);
+	fflush(c.log);
+}
+
+static void at_exit(qemu_plugin_id_t id, void *udata)
+{
+	if (c.open)
+		fprintf(c.log, "error: window %s still open at exit\n", c.name);
+	fprintf(c.log, "exit unknown_cp15_c7_ops=%" PRIu64 "\n", c.unknown_ops);
+	fflush(c.log);
+}
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
+					   const qemu_info_t *info,
+					   int argc, char **argv)
+{
+	const char *log = NULL;
+
+	for (int i = 0; i < argc; i++) {
+		const char *v = strchr(argv[i], '=');
+
+		if (v && !strncmp(argv[i], "log=", 4))
+			log = v + 1;
+		else if (v && !strncmp(argv[i], "marker=", 7))
+			c.marker = strtoul(v + 1, NULL, 16);
+		else if (v && !strncmp(argv[i], "split=", 6))
+			c.split = strtoul(v + 1, NULL, 16);
+		else if (v && !strncmp(argv[i], "dsize=", 6))
+			c.dsize = strtoul(v + 1, NULL, 0);
+		else {
+			fprintf(stderr, "cache926: unknown argument '%s' (log= marker= split= dsize=)\n",
+				argv[i]);
+			return -1;
+		}
+	}
+	if (c.dsize < LINE * WAYS || (c.dsize & (c.dsize - 1))) {
+		fprintf(stderr, "cache926: dsize=%u: a power of two >= %u\n",
+			c.dsize, LINE * WAYS);
+		return -1;
+	}
+	c.log = log ? fopen(log, "w") : stderr;
+	if (!c.log) {
+		perror(log);
+		return -1;
+	}
+	c.nsets = c.dsize / LINE / WAYS;
+	c.set = calloc(c.nsets * WAYS, sizeof(*c.set));
+	c.rr = calloc(c.nsets, 1);
+	c.mem_ver = calloc(RAM_LINES, sizeof(*c.mem_ver));
+	c.new_ver = calloc(RAM_LINES, sizeof(*c.new_ver));
+	c.tagged = calloc((RAM_LINES * LINE) >> PAGE_SHIFT, 1);
+	c.rbuf = g_byte_array_new();
+	if (!c.set || !c.rr || !c.mem_ver || !c.new_ver || !c.tagged || !c.rbuf)
+		return -1;
+	fprintf(c.log, "cache926: VIVT D-cache %u bytes, %u ways, %u-byte lines\n",
+		c.dsize, WAYS, LINE);
+	fflush(c.log);
+	qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
+	qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);
+	qemu_plugin_register_atexit_cb(id, at_exit, NULL);
+	return 0;
+}
