@@ -435,7 +435,8 @@ cmd_run() {
 alias_plugin() {
 	local so=$B/tools/alias.so src=$TOP/test/alias/alias.c
 	mkdir -p "$B/tools"
-	if [ ! -f "$so" ] || [ "$src" -nt "$so" ]; then
+	if [ ! -f "$so" ] || [ "$src" -nt "$so" ] ||
+	   [ "$TOP/test/alias/qemu-plugin-api.h" -nt "$so" ]; then
 		step "alias plugin: building $so" >&2
 		gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -shared -fPIC \
 			-o "$so" "$src" -lpthread ||

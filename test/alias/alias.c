@@ -19,7 +19,8 @@
  * store to marker+0x100+c appends the character c, a store to marker+1
  * executes it. Messages:
  *
- *   reset                  untag every page, close any window
+ *   reset                  untag every page (a window still open is an
+ *                          error: its test died)
  *   tag <va> <len>         until "end", the physical page of each store
  *   untag <va> <len>       into [va, va+len) is tagged (untagged); the
  *   end                    guest then stores once to each of its pages
@@ -33,7 +34,7 @@
  * kept as long as a page is tagged, window or not.
  *
  * Debian 12's QEMU 7.2 ships no qemu-plugin.h: what this file uses of
- * plugin API version 1 is declared below.
+ * plugin API version 1 is declared in qemu-plugin-api.h.
  *
  * Arguments: log=<file> split=<hex> line=<bytes> marker=<hex>
  */
@@ -45,58 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- QEMU TCG plugin API, version 1 (QEMU 7.2), the part used here ---- */
-typedef uint64_t qemu_plugin_id_t;
-typedef uint32_t qemu_plugin_meminfo_t;
-struct qemu_plugin_tb;
-struct qemu_plugin_insn;
-struct qemu_plugin_hwaddr;
-typedef struct qemu_info_t qemu_info_t;
-
-enum qemu_plugin_cb_flags {
-	QEMU_PLUGIN_CB_NO_REGS,
-	QEMU_PLUGIN_CB_R_REGS,
-	QEMU_PLUGIN_CB_RW_REGS,
-};
-
-enum qemu_plugin_mem_rw {
-	QEMU_PLUGIN_MEM_R = 1,
-	QEMU_PLUGIN_MEM_W,
-	QEMU_PLUGIN_MEM_RW,
-};
-
-typedef void (*qemu_plugin_vcpu_mem_cb_t)(unsigned int vcpu_index,
-					  qemu_plugin_meminfo_t info,
-					  uint64_t vaddr, void *userdata);
-typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id,
-					       struct qemu_plugin_tb *tb);
-typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
-
-void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id,
-					   qemu_plugin_vcpu_tb_trans_cb_t cb);
-size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
-struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb,
-						 size_t idx);
-void qemu_plugin_register_vcpu_mem_cb(struct qemu_plugin_insn *insn,
-				      qemu_plugin_vcpu_mem_cb_t cb,
-				      enum qemu_plugin_cb_flags flags,
-				      enum qemu_plugin_mem_rw rw,
-				      void *userdata);
-unsigned int qemu_plugin_mem_size_shift(qemu_plugin_meminfo_t info);
-bool qemu_plugin_mem_is_store(qemu_plugin_meminfo_t info);
-struct qemu_plugin_hwaddr *qemu_plugin_get_hwaddr(qemu_plugin_meminfo_t info,
-						  uint64_t vaddr);
-bool qemu_plugin_hwaddr_is_io(const struct qemu_plugin_hwaddr *haddr);
-uint64_t qemu_plugin_hwaddr_phys_addr(const struct qemu_plugin_hwaddr *haddr);
-void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
-				    qemu_plugin_udata_cb_t cb, void *userdata);
-
-#define QEMU_PLUGIN_EXPORT __attribute__((visibility("default")))
-QEMU_PLUGIN_EXPORT int qemu_plugin_version = 1;
-QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
-					   const qemu_info_t *info,
-					   int argc, char **argv);
-/* ----------------------------------------------------------------------- */
+#define QEMU_PLUGIN_API 1
+#include "qemu-plugin-api.h"
 
 #define PAGE_SHIFT	12
 #define PAGE_SIZE	(1ULL << PAGE_SHIFT)
@@ -119,9 +70,7 @@ static struct {
 	struct page_state **page;	/* by physical page number */
 	uint64_t ntagged;
 
-	/* the message being received through the marker page */
-	char msg[256];
-	size_t msglen;
+	struct marker_msg msg;	/* being received through the marker page */
 
 	enum { TAG_NONE, TAG_ADD, TAG_DEL } tagging;
 	uint64_t tag_lo, tag_hi;
@@ -200,26 +149,25 @@ static void execute(void)
 	char expect[sizeof(a.expect)], name[sizeof(a.name)];
 	uint64_t va, len;
 
-	a.msg[a.msglen] = '\0';
 	a.tagging = TAG_NONE;
-	if (!strcmp(a.msg, "reset")) {
+	if (!strcmp(a.msg.text, "reset")) {
 		if (a.open) {
 			fprintf(a.log, "error: window %s was never closed\n", a.name);
 			fflush(a.log);
 			a.open = false;
 		}
 		untag_all();
-	} else if (sscanf(a.msg, "tag %" SCNx64 " %" SCNx64, &va, &len) == 2) {
+	} else if (sscanf(a.msg.text, "tag %" SCNx64 " %" SCNx64, &va, &len) == 2) {
 		a.tagging = TAG_ADD;
 		a.tag_lo = va;
 		a.tag_hi = va + len;
-	} else if (sscanf(a.msg, "untag %" SCNx64 " %" SCNx64, &va, &len) == 2) {
+	} else if (sscanf(a.msg.text, "untag %" SCNx64 " %" SCNx64, &va, &len) == 2) {
 		a.tagging = TAG_DEL;
 		a.tag_lo = va;
 		a.tag_hi = va + len;
-	} else if (!strcmp(a.msg, "end")) {
+	} else if (!strcmp(a.msg.text, "end")) {
 		/* tagging ended above */
-	} else if (sscanf(a.msg, "open %63s %199s", expect, name) == 2) {
+	} else if (sscanf(a.msg.text, "open %63s %199s", expect, name) == 2) {
 		if (a.open) {
 			/* its test died before closing it: no verdict on it */
 			fprintf(a.log, "error: window %s was never closed\n", a.name);
@@ -232,23 +180,12 @@ static void execute(void)
 		memset(a.count, 0, sizeof(a.count));
 		a.max_tagged = a.ntagged;
 		a.windows++;
-	} else if (!strcmp(a.msg, "close")) {
+	} else if (!strcmp(a.msg.text, "close")) {
 		close_window();
 	} else {
-		fprintf(a.log, "error: unknown message '%s'\n", a.msg);
+		fprintf(a.log, "error: unknown message '%s'\n", a.msg.text);
 		fflush(a.log);
 	}
-	a.msglen = 0;
-}
-
-static void marker_store(uint64_t off)
-{
-	if (off == 0)
-		a.msglen = 0;
-	else if (off == 1)
-		execute();
-	else if (off >= 0x101 && off <= 0x1ff && a.msglen < sizeof(a.msg) - 1)
-		a.msg[a.msglen++] = (char)(off - 0x100);
 }
 
 static void access_line(uint64_t va, uint64_t pa, bool store)
@@ -303,7 +240,8 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info,
 
 	if (store && (va >> PAGE_SHIFT) == (a.marker >> PAGE_SHIFT)) {
 		pthread_mutex_lock(&a.lock);
-		marker_store(va & (PAGE_SIZE - 1));
+		if (marker_msg_store(&a.msg, va & (PAGE_SIZE - 1)))
+			execute();
 		pthread_mutex_unlock(&a.lock);
 		return;
 	}

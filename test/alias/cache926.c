@@ -39,87 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- QEMU TCG plugin API (version 2 and later), the part used here ---- */
-typedef uint64_t qemu_plugin_id_t;
-typedef uint32_t qemu_plugin_meminfo_t;
-struct qemu_plugin_tb;
-struct qemu_plugin_insn;
-struct qemu_plugin_hwaddr;
-struct qemu_plugin_register;
-typedef struct qemu_info_t qemu_info_t;
-
-/* glib's, as QEMU hands them out (QEMU links glib; so does this plugin) */
-typedef struct { char *data; unsigned int len; } GArray;
-typedef struct { uint8_t *data; unsigned int len; } GByteArray;
-GByteArray *g_byte_array_new(void);
-GByteArray *g_byte_array_set_size(GByteArray *array, unsigned int length);
-
-typedef struct {
-	struct qemu_plugin_register *handle;
-	const char *name;
-	const char *feature;
-} qemu_plugin_reg_descriptor;
-
-enum qemu_plugin_cb_flags {
-	QEMU_PLUGIN_CB_NO_REGS,
-	QEMU_PLUGIN_CB_R_REGS,
-	QEMU_PLUGIN_CB_RW_REGS,
-};
-
-enum qemu_plugin_mem_rw {
-	QEMU_PLUGIN_MEM_R = 1,
-	QEMU_PLUGIN_MEM_W,
-	QEMU_PLUGIN_MEM_RW,
-};
-
-typedef void (*qemu_plugin_vcpu_simple_cb_t)(qemu_plugin_id_t id,
-					     unsigned int vcpu_index);
-typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index,
-					    void *userdata);
-typedef void (*qemu_plugin_vcpu_mem_cb_t)(unsigned int vcpu_index,
-					  qemu_plugin_meminfo_t info,
-					  uint64_t vaddr, void *userdata);
-typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id,
-					       struct qemu_plugin_tb *tb);
-typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
-
-void qemu_plugin_register_vcpu_init_cb(qemu_plugin_id_t id,
-				       qemu_plugin_vcpu_simple_cb_t cb);
-void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id,
-					   qemu_plugin_vcpu_tb_trans_cb_t cb);
-size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
-struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb,
-						 size_t idx);
-size_t qemu_plugin_insn_data(const struct qemu_plugin_insn *insn, void *dest,
-			     size_t len);
-size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
-void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn,
-					    qemu_plugin_vcpu_udata_cb_t cb,
-					    enum qemu_plugin_cb_flags flags,
-					    void *userdata);
-void qemu_plugin_register_vcpu_mem_cb(struct qemu_plugin_insn *insn,
-				      qemu_plugin_vcpu_mem_cb_t cb,
-				      enum qemu_plugin_cb_flags flags,
-				      enum qemu_plugin_mem_rw rw,
-				      void *userdata);
-unsigned int qemu_plugin_mem_size_shift(qemu_plugin_meminfo_t info);
-bool qemu_plugin_mem_is_store(qemu_plugin_meminfo_t info);
-struct qemu_plugin_hwaddr *qemu_plugin_get_hwaddr(qemu_plugin_meminfo_t info,
-						  uint64_t vaddr);
-bool qemu_plugin_hwaddr_is_io(const struct qemu_plugin_hwaddr *haddr);
-uint64_t qemu_plugin_hwaddr_phys_addr(const struct qemu_plugin_hwaddr *haddr);
-GArray *qemu_plugin_get_registers(void);
-int qemu_plugin_read_register(struct qemu_plugin_register *handle,
-			      GByteArray *buf);
-void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
-				    qemu_plugin_udata_cb_t cb, void *userdata);
-
-#define QEMU_PLUGIN_EXPORT __attribute__((visibility("default")))
-QEMU_PLUGIN_EXPORT int qemu_plugin_version = 2;
-QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
-					   const qemu_info_t *info,
-					   int argc, char **argv);
-/* ----------------------------------------------------------------------- */
+#define QEMU_PLUGIN_API 2
+#include "qemu-plugin-api.h"
 
 #define LINE		32u
 #define WAYS		4u
@@ -150,8 +71,7 @@ static struct {
 	struct qemu_plugin_register *reg[16];
 	GByteArray *rbuf;
 
-	char msg[256];
-	size_t msglen;
+	struct marker_msg msg;	/* being received through the marker page */
 	int tagging;			/* 1 tag, -1 untag */
 	uint32_t tag_lo, tag_hi;
 	bool open;
@@ -279,28 +199,26 @@ static void execute(void)
 {
 	uint32_t va, len;
 
-	c.msg[c.msglen] = '\0';
 	c.tagging = 0;
-	if (!strcmp(c.msg, "reset")) {
+	if (!strcmp(c.msg.text, "reset")) {
 		c.open = false;
 		memset(c.tagged, 0, (RAM_LINES * LINE) >> PAGE_SHIFT);
-	} else if (sscanf(c.msg, "tag %" SCNx32 " %" SCNx32, &va, &len) == 2) {
+	} else if (sscanf(c.msg.text, "tag %" SCNx32 " %" SCNx32, &va, &len) == 2) {
 		c.tagging = 1;
 		c.tag_lo = va;
 		c.tag_hi = va + len;
-	} else if (sscanf(c.msg, "untag %" SCNx32 " %" SCNx32, &va, &len) == 2) {
+	} else if (sscanf(c.msg.text, "untag %" SCNx32 " %" SCNx32, &va, &len) == 2) {
 		c.tagging = -1;
 		c.tag_lo = va;
 		c.tag_hi = va + len;
-	} else if (sscanf(c.msg, "open %63s %199s", c.expect, c.name) == 2) {
+	} else if (sscanf(c.msg.text, "open %63s %199s", c.expect, c.name) == 2) {
 		c.open = true;
 		c.loads = c.stores = c.cacheops = 0;
 		memset(c.haz, 0, sizeof(c.haz));
 		memset(c.all_haz, 0, sizeof(c.all_haz));
-	} else if (!strcmp(c.msg, "close")) {
+	} else if (!strcmp(c.msg.text, "close")) {
 		close_window();
 	}
-	c.msglen = 0;
 }
 
 static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info,
@@ -311,14 +229,8 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info,
 	uint32_t pa;
 
 	if (store && (va >> PAGE_SHIFT) == (c.marker >> PAGE_SHIFT)) {
-		uint32_t off = va & (PAGE_SIZE - 1);
-
-		if (off == 0)
-			c.msglen = 0;
-		else if (off == 1)
+		if (marker_msg_store(&c.msg, va & (PAGE_SIZE - 1)))
 			execute();
-		else if (off > 0x100 && off < 0x200 && c.msglen < sizeof(c.msg) - 1)
-			c.msg[c.msglen++] = (char)(off - 0x100);
 		return;
 	}
 	hw = qemu_plugin_get_hwaddr(info, va);
