@@ -431,7 +431,7 @@ cmd_run() {
 		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"}
 }
 
-# The alias plugin, built for the host's QEMU (plugin API 1, no header).
+# The alias plugin, built for the host's QEMU 7.2 (plugin API 1).
 alias_plugin() {
 	local so=$B/tools/alias.so src=$TOP/test/alias/alias.c
 	mkdir -p "$B/tools"

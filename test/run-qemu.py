@@ -154,6 +154,12 @@ def load_xfail(path):
                              if l.strip() and not l.startswith("#")]
 
 
+def xfail_for(test):
+    """The --xfail entry that names @test, or None."""
+    return next((f"{XFAIL['file']}: {p}" for p in XFAIL["patterns"]
+                 if fnmatch.fnmatchcase(test, p)), None)
+
+
 # Per-suite parsing state, module level for brevity.
 cur = {"suite": None, "diag": [], "plan": None, "results": 0, "failed": 0}
 seen = {}
@@ -183,9 +189,7 @@ def handle_line(line, tap, name):
         ok = m.group(1) == "ok"
         skip = m.group(4) or "skipped" if m.group(3) == "SKIP" else None
         test = m.group(2).strip()
-        xfail = next((f"{XFAIL['file']}: {p}" for p in XFAIL["patterns"]
-                      if fnmatch.fnmatchcase(f"{cur['suite']}/{test}", p)),
-                     None)
+        xfail = xfail_for(f"{cur['suite']}/{test}")
         diag = cur["diag"][-30:] if not ok or xfail else \
             [d for d in cur["diag"] if "measured:" in d]
         tap.result(ok, f"{name}/{cur['suite']}/{test}", diag, skip, xfail)
@@ -318,8 +322,7 @@ def alias_results(lines, tap, name, path):
             diag.append(why)
         ok = why is None
         test = f"alias/{win}"
-        xfail = next((f"{XFAIL['file']}: {p}" for p in XFAIL["patterns"]
-                      if fnmatch.fnmatchcase(test, p)), None)
+        xfail = xfail_for(test)
         tap.result(ok, f"{name}/{test}", diag, None, xfail)
         reported.add(win)
     tap.result(not errors, f"{name}/alias/plugin_log_clean",

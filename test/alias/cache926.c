@@ -30,7 +30,7 @@
  *
  * They are counted inside the same windows, on the same tagged pages and
  * with the same marker protocol as alias.c; "all_" counts cover every
- * page. Arguments: log=<file> marker=<hex> split=<hex> dsize=<bytes>
+ * page. Arguments: log=<file> marker=<hex> dsize=<bytes>
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -62,7 +62,7 @@ static const char *const haz_name[NHAZ] = {
 
 static struct {
 	FILE *log;
-	uint32_t marker, split, dsize, nsets;
+	uint32_t marker, dsize, nsets;
 	struct line *set;		/* nsets * WAYS */
 	uint8_t *rr;			/* round-robin victim per set */
 	uint64_t *mem_ver, *new_ver;	/* per physical line */
@@ -80,7 +80,6 @@ static struct {
 	uint64_t unknown_ops;
 } c = {
 	.marker = 0x5a000000,
-	.split = 0xbf000000,
 	.dsize = 16384,
 };
 
@@ -370,12 +369,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 			log = v + 1;
 		else if (v && !strncmp(argv[i], "marker=", 7))
 			c.marker = strtoul(v + 1, NULL, 16);
-		else if (v && !strncmp(argv[i], "split=", 6))
-			c.split = strtoul(v + 1, NULL, 16);
 		else if (v && !strncmp(argv[i], "dsize=", 6))
 			c.dsize = strtoul(v + 1, NULL, 0);
 		else {
-			fprintf(stderr, "cache926: unknown argument '%s' (log= marker= split= dsize=)\n",
+			fprintf(stderr, "cache926: unknown argument '%s' (log= marker= dsize=)\n",
 				argv[i]);
 			return -1;
 		}

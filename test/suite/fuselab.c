@@ -255,11 +255,16 @@ static void fl_alias_send(const char *msg)
 	fl_alias_page[FL_ALIAS_EXEC] = 1;
 }
 
-void fl_alias_reset(void)
+static void fl_alias_say(const char *msg)
 {
 	pthread_mutex_lock(&fl_alias_lock);
-	fl_alias_send("reset");
+	fl_alias_send(msg);
 	pthread_mutex_unlock(&fl_alias_lock);
+}
+
+void fl_alias_reset(void)
+{
+	fl_alias_say("reset");
 }
 
 void fl_alias_tag(void *p, size_t len, bool tag)
@@ -287,16 +292,12 @@ void fl_alias_open(const char *name, const char *expect)
 
 	snprintf(msg, sizeof(msg), "open %s %s", expect, name);
 	fprintf(stderr, "# alias window opened: %s\n", name);
-	pthread_mutex_lock(&fl_alias_lock);
-	fl_alias_send(msg);
-	pthread_mutex_unlock(&fl_alias_lock);
+	fl_alias_say(msg);
 }
 
 void fl_alias_close(void)
 {
-	pthread_mutex_lock(&fl_alias_lock);
-	fl_alias_send("close");
-	pthread_mutex_unlock(&fl_alias_lock);
+	fl_alias_say("close");
 }
 
 /* --------------------------------------------------------------- transport */
