@@ -412,11 +412,14 @@ cmd_run() {
 		;;
 	debian)
 		[ "$arch" = x86_64 ] || die "the debian guest is x86_64 only"
+		# cached: rebuilt only when its script or test/debian/init changed
+		bash "$TOP/test/debian/build-rootfs.sh" >&2 ||
+			die "debian rootfs failed" "bash test/debian/build-rootfs.sh"
 		initrd=$B/debian/rootfs.cpio.gz
 		suites=debian
 		tag=-debian
 		extra="-m 2G"
-		append="$append ${BREAK:+fuselab_break=$BREAK}"
+		append="$append ${BREAK:+fuselab_break=$BREAK} ${ONLY:+fuselab_only=$ONLY} ${REPEAT:+fuselab_repeat=$REPEAT}"
 		;;
 	*) die "GUEST must be suite, alias or debian" ;;
 	esac
@@ -754,8 +757,6 @@ cmd_check() {
 	done
 	[ "${XBUILD:-1}" = 0 ] || cmd_xbuild
 	if [ "${DEBIAN_GUEST:-1}" = 1 ] && [[ " $ARCHES " == *" x86_64 "* ]]; then
-		bash "$TOP/test/debian/build-rootfs.sh" ||
-			die "debian rootfs failed" "bash test/debian/build-rootfs.sh"
 		for f in stock patched; do cmd_run x86_64 "$f" debian; done
 	fi
 	summary check
