@@ -19,6 +19,9 @@
 #   make alias           the alias runs alone: cross-alias loads on the
 #                        daemon's buffers counted by a QEMU plugin, stock
 #                        vs patched (ALIAS_ARCHES, default armv5)
+#   make cache           the cache model runs alone: loads an ARM926 D-cache
+#                        would get stale, stock vs patched, QEMU 10 plugin
+#                        (CACHE_ARCHES, default armv5)
 #
 # Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5", ONLY=fuse_data,fuse_bufs
 
@@ -56,7 +59,10 @@ xbuild:
 alias:
 	@$(LAB) alias
 
+cache:
+	@$(LAB) cache
+
 clean:
 	rm -rf build/obj build/img build/suite build/initrd build/logs
 
-.PHONY: all check check-full setup shell checkpatch static bisect xbuild alias clean
+.PHONY: all check check-full setup shell checkpatch static bisect xbuild alias cache clean

@@ -41,6 +41,12 @@ ARCHES=${ARCHES:-x86_64 armv5}
 ALIAS_ARCHES=${ALIAS_ARCHES-armv5}
 ALIAS_SUITES=fuse_bufs
 ALIAS_TESTS=-t,daemon_buffers_see_no_cross_alias,-t,alias_control_pipe_read,-t,alias_control_process_vm_writev_to_self
+# Runs with the ARM926 cache model (test/alias/cache926.c, QEMU 10 from
+# bookworm-backports): the same windows, the 2006 race, the cache_rules
+# micro-tests.
+CACHE_ARCHES=${CACHE_ARCHES-armv5}
+CACHE_SUITES=fuse_bufs,cache_rules
+CACHE_TESTS=$ALIAS_TESTS,-t,second_thread_loads_during_copy,-t,kmap_write_without_flush_dcache_page,-t,kmap_write_with_flush_dcache_page,-t,kmap_read_of_stores_after_pinning,-t,kmap_read_after_pinning_again
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
 export QUILT_PATCHES=$TOP/patches QUILT_SERIES=$TOP/series
@@ -198,7 +204,7 @@ load_arch() {
 	[ -f "$conf" ] || die "unknown ARCH '$1' (have: $(ls "$TOP/test/arch" | sed 's/\.conf$//' | tr '\n' ' '))"
 	LAB_ARCH=$1
 	# what an arch may leave unset must not leak from the previous one
-	DEB_ARCH= KDTB= CROSS_COMPILE= CROSS_PKG= ALIAS_ARGS=
+	DEB_ARCH= KDTB= CROSS_COMPILE= CROSS_PKG= ALIAS_ARGS= CACHE_ARGS=
 	# shellcheck source=arch/x86_64.conf
 	. "$conf"
 }
@@ -245,6 +251,9 @@ kernel_key() {
 		echo "$KVER $full $(ksrc)"
 		cat "$TOP/test/arch/$LAB_ARCH.conf"
 		for p in $KCONFIG_FRAGMENTS; do cat "$TOP/test/config/$p"; done
+		# test/kmod/ is built with the kernel where modules are on
+		! (cd "$TOP/test/config" && grep -q '^CONFIG_MODULES=y' $KCONFIG_FRAGMENTS) ||
+			cat "$TOP"/test/kmod/*/*
 		if [ "$flavour" = patched ]; then
 			cat "$TOP/series"
 			for p in $(series_patches); do cat "$TOP/patches/$p"; done
@@ -312,8 +321,47 @@ cmd_kernel() {
 	[ -z "$KDTB" ] || cp "$obj/$KDTB" "$dir/dtb"
 	cp "$obj/.config" "$dir/config"
 	cp "$obj/System.map" "$dir/System.map"
+	build_kmods "$obj" "$dir" "$flavour"
 	echo "$key" >"$dir/key"
 	step "kernel $KVER $arch $flavour: built in $((SECONDS - t0)) s ($dir/image)"
+}
+
+# The test modules of test/kmod/ (one directory each), built W=1 against
+# the kernel just built (CONFIG_MODULES=y only) and packed as a cpio archive
+# of /lib/fuselab/*.ko that cmd_run appends to the initrd.
+build_kmods() {
+	local obj=$1 dir=$2 flavour=$3 src m out log=$B/logs/kmod-$LAB_ARCH-$3.log
+	grep -q '^CONFIG_MODULES=y' "$obj/.config" || return 0
+	# Module.symvers, and the in-tree modules if the config has any
+	kmake "$obj" -j"$JOBS" modules >"$log" 2>&1 ||
+		die "modules failed to build (see $log)" "test/lab.sh kernel $LAB_ARCH $flavour"
+	mkdir -p "$dir/kmod"
+	for src in "$TOP"/test/kmod/*/; do
+		m=$(basename "$src")
+		out=$B/kmod/$KVER-$LAB_ARCH/$m
+		rm -rf "$out" && mkdir -p "$out" && cp "$src"/* "$out"/
+		kmake "$obj" M="$out" W=1 modules >"$out/build.log" 2>&1 ||
+			die "module $m failed to build (see $out/build.log)" "test/lab.sh kernel $LAB_ARCH $flavour"
+		! grep "warning:" "$out/build.log" ||
+			die "module $m builds with W=1 warnings" "test/lab.sh kernel $LAB_ARCH $flavour"
+		cp "$out/$m.ko" "$dir/kmod/"
+	done
+	{
+		echo "dir /lib 0755 0 0"
+		echo "dir /lib/fuselab 0755 0 0"
+		for m in "$dir"/kmod/*.ko; do echo "file /lib/fuselab/${m##*/} $m 0644 0 0"; done
+	} >"$dir/kmod.list"
+	"$(gen_init_cpio)" "$dir/kmod.list" | gzip -1 >"$dir/kmod.cpio.gz"
+	step "kernel $KVER $LAB_ARCH $flavour: modules $(cd "$dir/kmod" && echo *.ko)"
+}
+
+gen_init_cpio() {
+	if [ ! -x "$B/tools/gen_init_cpio" ]; then
+		mkdir -p "$B/tools"
+		gcc -O2 -o "$B/tools/gen_init_cpio" "$(ksrc)/usr/gen_init_cpio.c" ||
+			die "could not build gen_init_cpio"
+	fi
+	echo "$B/tools/gen_init_cpio"
 }
 
 # ------------------------------------------------------------ suite, initrd
@@ -337,11 +385,7 @@ cmd_suite() {
 		die "suite build failed" "test/lab.sh suite $arch"
 	}
 	list=$(make -s -C "$TOP/test/suite" list)
-	mkdir -p "$B/tools" "$B/initrd"
-	if [ ! -x "$B/tools/gen_init_cpio" ]; then
-		gcc -O2 -o "$B/tools/gen_init_cpio" "$(ksrc)/usr/gen_init_cpio.c" ||
-			die "could not build gen_init_cpio"
-	fi
+	mkdir -p "$B/initrd"
 	root=$B/initrd/$arch-suite.list
 	{
 		echo "dir /dev 0755 0 0"
@@ -353,7 +397,7 @@ cmd_suite() {
 		for t in $list; do echo "file /fuselab/$t $out/$t 0755 0 0"; done
 	} >"$root"
 	echo "$list" >"$out/tests"
-	"$B/tools/gen_init_cpio" "$root" | gzip -1 >"$B/initrd/$arch-suite.cpio.gz.tmp"
+	"$(gen_init_cpio)" "$root" | gzip -1 >"$B/initrd/$arch-suite.cpio.gz.tmp"
 	mv "$B/initrd/$arch-suite.cpio.gz.tmp" "$B/initrd/$arch-suite.cpio.gz"
 	step "suite $arch: $(echo $list | wc -w) binaries in build/initrd/$arch-suite.cpio.gz"
 }
@@ -387,7 +431,7 @@ busybox_for() {
 # Boot ARCH's FLAVOUR kernel with GUEST: "suite" (our initramfs) or
 # "debian" (real clients, test/debian/).
 cmd_run() {
-	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias=
+	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache=
 	load_arch "$arch"
 	# what the stock kernel must fail: the tests that prove the series
 	[ -f "$TOP/test/expect/$flavour.xfail" ] && xfail=$TOP/test/expect/$flavour.xfail
@@ -410,6 +454,17 @@ cmd_run() {
 		alias=$B/logs/alias-$KVER-$arch-$flavour.log
 		extra="-plugin $(alias_plugin),log=$alias,$ALIAS_ARGS"
 		;;
+	cache)
+		# the same windows and more, in QEMU 10 with the ARM926 cache model
+		[ "$arch" = armv5 ] || die "the cache model is an ARM926's: armv5 only"
+		initrd=$B/initrd/$arch-suite.cpio.gz
+		suites=$(echo "${ONLY:-$CACHE_SUITES}" | tr , ' ')
+		append="$append fuselab.only=${ONLY:-$CACHE_SUITES} fuselab.args=${ARGS:-$CACHE_TESTS}"
+		tag=-cache
+		cache=$B/logs/cache-$KVER-$arch-$flavour.log
+		QEMU=$(qemu10 "$QEMU")
+		extra="-audio none -plugin $(cache_plugin),log=$cache${CACHE_ARGS:+,$CACHE_ARGS}"
+		;;
 	debian)
 		[ "$arch" = x86_64 ] || die "the debian guest is x86_64 only"
 		# cached: rebuilt only when its script or test/debian/init changed
@@ -421,9 +476,14 @@ cmd_run() {
 		extra="-m 2G"
 		append="$append ${BREAK:+fuselab_break=$BREAK} ${ONLY:+fuselab_only=$ONLY} ${REPEAT:+fuselab_repeat=$REPEAT}"
 		;;
-	*) die "GUEST must be suite, alias or debian" ;;
+	*) die "GUEST must be suite, alias, cache or debian" ;;
 	esac
 	[ -z "$KDTB" ] || extra="$extra -dtb $dir/dtb"
+	if [ "$guest" != debian ] && [ -f "$dir/kmod.cpio.gz" ]; then
+		# this kernel's test modules, as a second archive
+		cat "$initrd" "$dir/kmod.cpio.gz" >"$B/initrd/$arch-$flavour-kmod.cpio.gz"
+		initrd=$B/initrd/$arch-$flavour-kmod.cpio.gz
+	fi
 	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour$tag" \
 		--qemu "$QEMU" --qemu-args "$QEMU_ARGS $extra" --console "$CONSOLE" \
 		--kernel "$dir/image" --initrd "$initrd" \
@@ -431,7 +491,50 @@ cmd_run() {
 		--suites "$suites" \
 		--log "$B/logs/console-$KVER-$arch-$flavour$tag.log" \
 		--state "$B/logs/tap-state.json" \
-		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"}
+		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"} ${cache:+--cache-log "$cache"}
+}
+
+# QEMU 10 from bookworm-backports (its plugins read registers), unpacked
+# into build/qemu10 beside Debian 12's QEMU 7.2; prints a wrapper for
+# system emulator $1 that finds its modules and firmware there.
+qemu10() {
+	local d=$B/qemu10 w=$B/tools/$1-10 deb
+	if [ ! -x "$w" ]; then
+		step "qemu 10: downloading qemu-system-arm from bookworm-backports" >&2
+		rm -rf "$B/dl/qemu10" "$d" && mkdir -p "$B/dl/qemu10" "$d" "$B/tools"
+		{
+			apt_private bookworm-backports update &&
+				(cd "$B/dl/qemu10" && apt_private bookworm-backports download \
+					qemu-system-arm qemu-system-common qemu-system-data)
+		} >>"$B/logs/apt-backports.log" 2>&1 ||
+			die "could not download QEMU 10 (see $B/logs/apt-backports.log)" "test/lab.sh cache"
+		for deb in "$B"/dl/qemu10/*.deb; do
+			dpkg-deb -x "$deb" "$d" || die "could not unpack $deb" "test/lab.sh cache"
+		done
+		cat >"$w.tmp" <<EOF
+#!/bin/sh
+# $1 of QEMU 10 from bookworm-backports (written by test/lab.sh)
+QEMU_MODULE_DIR=$d/usr/lib/x86_64-linux-gnu/qemu exec "$d/usr/bin/$1" -L "$d/usr/share/qemu" "\$@"
+EOF
+		chmod +x "$w.tmp" && mv "$w.tmp" "$w"
+		"$w" --version | grep -q "version 10\." ||
+			die "$w is not QEMU 10: $("$w" --version | head -n1)" "$w --version"
+	fi
+	echo "$w"
+}
+
+# The cache model plugin, for QEMU 10 (plugin API 2).
+cache_plugin() {
+	local so=$B/tools/cache926.so src=$TOP/test/alias/cache926.c
+	mkdir -p "$B/tools"
+	if [ ! -f "$so" ] || [ "$src" -nt "$so" ] ||
+	   [ "$TOP/test/alias/qemu-plugin-api.h" -nt "$so" ]; then
+		step "cache plugin: building $so" >&2
+		gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -shared -fPIC \
+			-o "$so" "$src" ||
+			die "cache plugin build failed" "gcc -shared -fPIC -o $so $src"
+	fi
+	echo "$so"
 }
 
 # The alias plugin, built for the host's QEMU 7.2 (plugin API 1).
@@ -741,6 +844,10 @@ run_flavours() {
 		[[ " $ARCHES " == *" $a "* ]] || continue
 		for f in "$@"; do cmd_run "$a" "$f" alias; done
 	done
+	for a in $CACHE_ARCHES; do
+		[[ " $ARCHES " == *" $a "* ]] || continue
+		for f in "$@"; do cmd_run "$a" "$f" cache; done
+	done
 	step "total $((SECONDS - t0)) s"
 }
 
@@ -760,6 +867,21 @@ cmd_check() {
 		for f in stock patched; do cmd_run x86_64 "$f" debian; done
 	fi
 	summary check
+}
+# `make cache`: the cache model runs alone, stock and patched, on CACHE_ARCHES.
+cmd_cache() {
+	local a f
+	cmd_setup
+	rm -f "$B/logs/tap-state.json"
+	for a in $CACHE_ARCHES; do
+		for f in stock patched; do cmd_kernel "$a" "$f"; done
+		cmd_suite "$a"
+	done
+	echo "TAP version 13"
+	for a in $CACHE_ARCHES; do
+		for f in stock patched; do cmd_run "$a" "$f" cache; done
+	done
+	summary cache
 }
 # `make alias`: the alias runs alone, stock and patched, on ALIAS_ARCHES.
 cmd_alias() {
@@ -798,6 +920,7 @@ static) rm -f "$B/logs/tap-state.json"; cmd_static "$@"; summary static ;;
 xbuild) rm -f "$B/logs/tap-state.json"; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary xbuild ;;
 bisect) rm -f "$B/logs/tap-state.json"; cmd_bisect "$@"; summary bisect ;;
 alias) cmd_alias ;;
+cache) cmd_cache ;;
 check) cmd_check ;;
 check-full) STATIC_ARCHES=$ARCHES cmd_check ;;
 main) cmd_main ;;

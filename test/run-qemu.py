@@ -71,6 +71,8 @@ def main():
                     "must fail on this kernel")
     ap.add_argument("--alias-log", help="the alias plugin's log (QEMU was "
                     "started with it): one TAP line per window")
+    ap.add_argument("--cache-log", help="the cache model's log "
+                    "(test/alias/cache926.c): one TAP line per window")
     ap.add_argument("--interactive", action="store_true",
                     help="attach the console to this terminal, no parsing")
     a = ap.parse_args()
@@ -253,7 +255,9 @@ def finish(lines, tap, name, a, done, timed_out, elapsed):
                     "lines were scanned")
     tap.result(not bad and have_dmesg, f"{name}/kernel_log_clean", diag)
     if a.alias_log:
-        alias_results(lines, tap, name, a.alias_log)
+        window_results(lines, tap, name, a.alias_log, ALIAS)
+    if a.cache_log:
+        window_results(lines, tap, name, a.cache_log, CACHE)
     print(f"# {name}: {elapsed:.0f} s in QEMU")
     sys.stdout.flush()
 
@@ -277,12 +281,49 @@ def alias_verdict(expect, f):
         else None
 
 
-def alias_results(lines, tap, name, path):
-    """One TAP line per window the guest opened, judged on the plugin's log.
+def alias_diag(f, expect):
+    return [f"measured: cross-alias loads {f['cross']} (kernel->user {f['k2u']}, "
+            f"user->kernel {f['u2k']}, kernel->kernel {f['k2k']}, "
+            f"user->user {f['u2u']}) of {f['loads']} loads, "
+            f"{f['stores']} stores on {f['pages']} tagged pages, rule {expect}; "
+            f"{f['unresolved']} accesses without a physical address"] + \
+        ([f"first: stored via {f['first']}"] if "first" in f else [])
+
+
+def cache_verdict(expect, f):
+    """None if the stale loads in @f meet the cache rule @expect."""
+    stale = int(f["stale_hit"]) + int(f["stale_fill"])
+    if expect == "zero":
+        return f"{stale} loads would return stale data" if stale else None
+    if expect == "nonzero":
+        return None if stale else "expected stale loads, saw none"
+    return f"unknown rule '{expect}'"
+
+
+def cache_diag(f, expect):
+    return [f"measured: stale loads {f['stale_hit']} hits + {f['stale_fill']} "
+            f"fills of {f['loads']} loads on {f['pages']} tagged pages, "
+            f"rule {expect}; {f['cacheops']} CP15 c7 operations; every page: "
+            f"{f['all_stale_hit']} + {f['all_stale_fill']}; "
+            f"{f['unresolved']} accesses without a physical address"]
+
+
+# What each plugin's window lines mean: its rule is the window's expect=
+# before the "/" (alias) or after it (cache, "zero" if none).
+ALIAS = {"kind": "alias", "rule": lambda e: e.split("/")[0],
+         "verdict": alias_verdict, "diag": alias_diag}
+CACHE = {"kind": "cache",
+         "rule": lambda e: e.split("/")[1] if "/" in e else "zero",
+         "verdict": cache_verdict, "diag": cache_diag}
+
+
+def window_results(lines, tap, name, path, how):
+    """One TAP line per window the guest opened, judged on a plugin's log.
 
     A window the guest announced on its console ("alias window opened: N")
     but the plugin never reported fails, and so does one that watched no
     page: either would be a check that checked nothing."""
+    kind = how["kind"]
     opened = []
     for l in lines:
         m = re.search(r"alias window opened: (\S+)", l)
@@ -292,7 +333,7 @@ def alias_results(lines, tap, name, path):
         with open(path, errors="replace") as f:
             log = f.read().splitlines()
     except OSError as e:
-        tap.result(False, f"{name}/alias/plugin_log", [str(e)])
+        tap.result(False, f"{name}/{kind}/plugin_log", [str(e)])
         return
     reported, errors = set(), []
     for l in log:
@@ -302,35 +343,26 @@ def alias_results(lines, tap, name, path):
         m = WINDOW.match(l)
         if not m:
             continue
-        win, expect = m.group(1), m.group(2)
+        win, expect = m.group(1), how["rule"](m.group(2))
         f = dict(kv.split("=", 1) for kv in m.group(3).split())
-        cross, pages = int(f["cross"]), int(f["pages"])
-        diag = [f"measured: cross-alias loads {cross} (kernel->user {f['k2u']}, "
-                f"user->kernel {f['u2k']}, kernel->kernel {f['k2k']}, "
-                f"user->user {f['u2u']}) of {f['loads']} loads, "
-                f"{f['stores']} stores on {pages} tagged pages, rule {expect}; "
-                f"{f['unresolved']} accesses without a physical address"]
-        if "first" in f:
-            diag.append(f"first: stored via {f['first']}")
-        why = alias_verdict(expect, f)
+        diag = how["diag"](f, expect)
+        why = how["verdict"](expect, f)
         if int(f["unresolved"]):
             why = "QEMU gave no physical address for some accesses: " \
                 "the counts are incomplete"
-        if pages == 0:
+        if int(f["pages"]) == 0:
             why = "no page was tagged: the window watched nothing"
         if why:
             diag.append(why)
-        ok = why is None
-        test = f"alias/{win}"
-        xfail = xfail_for(test)
-        tap.result(ok, f"{name}/{test}", diag, None, xfail)
+        test = f"{kind}/{win}"
+        tap.result(why is None, f"{name}/{test}", diag, None, xfail_for(test))
         reported.add(win)
-    tap.result(not errors, f"{name}/alias/plugin_log_clean",
+    tap.result(not errors, f"{name}/{kind}/plugin_log_clean",
                errors[:20] + ([f"plugin log: {path}"] if errors else []))
     missing = [w for w in opened if w not in reported]
     if not opened:
         missing = ["(the guest opened no window)"]
-    tap.result(not missing, f"{name}/alias/every_window_reported",
+    tap.result(not missing, f"{name}/{kind}/every_window_reported",
                [f"no report for: {w}" for w in missing[:20]] +
                ([f"plugin log: {path}"] if missing else []))
 

@@ -4,7 +4,7 @@
  * (stage 2 of the alias tracer; needs QEMU >= 9.0, plugin API >= 2, for
  * register reads: Debian 12 gets QEMU 10.0 from bookworm-backports).
  *
- * Work in progress: not yet part of the lab. What is modelled:
+ * What is modelled:
  *
  * - a VIVT data cache: sets indexed and lines tagged by virtual address
  *   (no ASID: Linux cleans and invalidates it on every switch_mm), 32-byte
@@ -12,25 +12,38 @@
  * - read-allocate, write-back: a load that misses fills a line from memory,
  *   a store that hits dirties the line, a store that misses goes to memory
  *   (the write buffer, drained at once here);
+ * - the cache on or off with SCTLR.M and SCTLR.C (MCR p15, 0, Rd, c1, c0, 0):
+ *   off at reset and after the decompressor, whose own run with the cache
+ *   on is modelled too; accesses with the cache off go to memory;
  * - the CP15 c7 operations Linux uses on ARMv5: clean / invalidate /
  *   clean+invalidate of a D line by MVA (the address read from the source
  *   register), invalidate of the whole D cache, and the "test, clean (and
  *   invalidate)" loops (MRC p15, 0, r15, c7, c10/c14, 3), taken as the
  *   whole-cache operation they loop to.
  *
+ * Not modelled: page attributes (an uncached or write-through mapping is
+ * taken as write-back), the write buffer's delay, DMA. Versions are per
+ * line, so a store to one word of a line makes the line's other words
+ * "newer" too: a stale load is one that would return an older line.
+ *
  * Every store gets a version; per physical line the plugin keeps the
- * version in memory and the newest version anywhere. Hazards are events a
- * real ARM926 would get wrong:
+ * version in memory and the newest version anywhere. A load is stale, the
+ * verdict's measure, when it would return older data than the newest store:
  *
  *   stale_hit    a load hits a line older than the newest store to it
  *   stale_fill   a load misses and fills from memory while a newer store
- *                sits dirty in another (aliasing) line
+ *                sits dirty in another (aliasing) line, or was lost
+ *
+ * and two events that lead to stale loads later are counted apart:
+ *
  *   clobber      a dirty line is written back over newer data in memory
  *   lost         a dirty line is invalidated without a write-back
  *
  * They are counted inside the same windows, on the same tagged pages and
  * with the same marker protocol as alias.c; "all_" counts cover every
- * page. Arguments: log=<file> marker=<hex> dsize=<bytes>
+ * page. Arguments: log=<file> marker=<hex> dsize=<bytes> show=<n> (log the
+ * first n stale loads and events of each window, with their addresses and
+ * the instruction's).
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -77,7 +90,11 @@ static struct {
 	bool open;
 	char name[200], expect[64];
 	uint64_t haz[NHAZ], all_haz[NHAZ], loads, stores, cacheops;
+	uint64_t unresolved;		/* accesses without a physical address */
 	uint64_t unknown_ops;
+	bool enabled;			/* SCTLR.M and SCTLR.C: D-cache on */
+	uint32_t cur_va, cur_pc;	/* the access being modelled */
+	unsigned int show, shown;	/* hazards logged one by one */
 } c = {
 	.marker = 0x5a000000,
 	.dsize = 16384,
@@ -90,6 +107,12 @@ static void hazard(enum hazard h, uint32_t pa)
 	c.all_haz[h]++;
 	if (c.tagged[pa >> PAGE_SHIFT])
 		c.haz[h]++;
+	if (c.shown < c.show) {
+		c.shown++;
+		fprintf(c.log, "hazard %s pa=%08x va=%08x pc=%08x%s\n",
+			haz_name[h], pa, c.cur_va, c.cur_pc,
+			c.tagged[pa >> PAGE_SHIFT] ? " tagged" : "");
+	}
 }
 
 static struct line *set_of(uint32_t va)
@@ -148,6 +171,14 @@ static void access(uint32_t va, uint32_t pa, bool store)
 
 	if (i >= RAM_LINES)
 		return;
+	if (!c.enabled) {
+		/* cache off (reset, the decompressor's exit): memory only */
+		if (store)
+			c.mem_ver[i] = c.new_ver[i] = ++c.ver;
+		else if (c.mem_ver[i] != c.new_ver[i])
+			hazard(STALE_FILL, pa);
+		return;
+	}
 	l = lookup(va);
 	if (store) {
 		c.stores += c.open;
@@ -180,10 +211,15 @@ static void access(uint32_t va, uint32_t pa, bool store)
 
 static void close_window(void)
 {
+	unsigned int pages = 0;
+
 	if (!c.open)
 		return;
-	fprintf(c.log, "window %s expect=%s loads=%" PRIu64 " stores=%" PRIu64
-		" cacheops=%" PRIu64, c.name, c.expect, c.loads, c.stores,
+	for (uint32_t p = 0; p < (RAM_LINES * LINE) >> PAGE_SHIFT; p++)
+		pages += c.tagged[p];
+	fprintf(c.log, "window %s expect=%s pages=%u loads=%" PRIu64
+		" stores=%" PRIu64 " unresolved=%" PRIu64 " cacheops=%" PRIu64,
+		c.name, c.expect, pages, c.loads, c.stores, c.unresolved,
 		c.cacheops);
 	for (int h = 0; h < NHAZ; h++)
 		fprintf(c.log, " %s=%" PRIu64, haz_name[h], c.haz[h]);
@@ -212,7 +248,8 @@ static void execute(void)
 		c.tag_hi = va + len;
 	} else if (sscanf(c.msg.text, "open %63s %199s", c.expect, c.name) == 2) {
 		c.open = true;
-		c.loads = c.stores = c.cacheops = 0;
+		c.loads = c.stores = c.cacheops = c.unresolved = 0;
+		c.shown = 0;
 		memset(c.haz, 0, sizeof(c.haz));
 		memset(c.all_haz, 0, sizeof(c.all_haz));
 	} else if (!strcmp(c.msg.text, "close")) {
@@ -232,8 +269,14 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info,
 			execute();
 		return;
 	}
+	c.cur_va = va;
+	c.cur_pc = (uint32_t)(uintptr_t)udata;
 	hw = qemu_plugin_get_hwaddr(info, va);
-	if (!hw || qemu_plugin_hwaddr_is_io(hw))
+	if (!hw) {
+		c.unresolved += c.open;
+		return;
+	}
+	if (qemu_plugin_hwaddr_is_io(hw))
 		return;
 	pa = qemu_plugin_hwaddr_phys_addr(hw);
 	if (store && c.tagging && va >= c.tag_lo && va < c.tag_hi &&
@@ -243,14 +286,25 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info,
 	access(va, pa, store);
 }
 
-/* ------------------------------------------------ CP15 c7 operations */
+/* ------------------------------------------------ CP15 c1 and c7 */
+
 
 static uint32_t reg(unsigned int r)
 {
+	/* qemu_plugin_read_register() appends to the array */
+	g_byte_array_set_size(c.rbuf, 0);
 	if (!c.reg[r] || qemu_plugin_read_register(c.reg[r], c.rbuf) < 4)
 		return 0;
 	return c.rbuf->data[0] | c.rbuf->data[1] << 8 |
 	       c.rbuf->data[2] << 16 | (uint32_t)c.rbuf->data[3] << 24;
+}
+
+/* @udata: Rd of an MCR p15, 0, Rd, c1, c0, 0 (write of the control register) */
+static void cp15_c1(unsigned int vcpu, void *udata)
+{
+	uint32_t sctlr = reg((uintptr_t)udata);
+
+	c.enabled = (sctlr & 5) == 5;	/* M (MMU) and C (D-cache) */
 }
 
 /* @udata: the instruction word of an MCR/MRC p15, 0, Rd, c7, CRm, opc2 */
@@ -312,12 +366,18 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 
 		qemu_plugin_register_vcpu_mem_cb(insn, mem_cb,
 						 QEMU_PLUGIN_CB_NO_REGS,
-						 QEMU_PLUGIN_MEM_RW, NULL);
+						 QEMU_PLUGIN_MEM_RW,
+						 (void *)(uintptr_t)qemu_plugin_insn_vaddr(insn));
 		if (qemu_plugin_insn_size(insn) != 4 ||
 		    qemu_plugin_insn_data(insn, &w, 4) != 4)
 			continue;
+		if ((w & 0x0ff00fff) == 0x0e000f10 && ((w >> 16) & 0xf) == 1)
+			/* MCR p15, 0, Rd, c1, c0, 0 */
+			qemu_plugin_register_vcpu_insn_exec_cb(insn, cp15_c1,
+							       QEMU_PLUGIN_CB_R_REGS,
+							       (void *)(uintptr_t)((w >> 12) & 0xf));
 		/* MCR/MRC p15, 0, Rd, c7, CRm, opc2 (any condition) */
-		if ((w & 0x0fe00f10) == 0x0e000f10 && ((w >> 16) & 0xf) == 7)
+		else if ((w & 0x0fe00f10) == 0x0e000f10 && ((w >> 16) & 0xf) == 7)
 			qemu_plugin_register_vcpu_insn_exec_cb(insn, cp15_c7,
 							       QEMU_PLUGIN_CB_R_REGS,
 							       (void *)(uintptr_t)w);
@@ -371,8 +431,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 			c.marker = strtoul(v + 1, NULL, 16);
 		else if (v && !strncmp(argv[i], "dsize=", 6))
 			c.dsize = strtoul(v + 1, NULL, 0);
+		else if (v && !strncmp(argv[i], "show=", 5))
+			c.show = strtoul(v + 1, NULL, 0);
 		else {
-			fprintf(stderr, "cache926: unknown argument '%s' (log= marker= dsize=)\n",
+			fprintf(stderr, "cache926: unknown argument '%s' (log= marker= dsize= show=)\n",
 				argv[i]);
 			return -1;
 		}

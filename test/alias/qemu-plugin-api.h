@@ -69,6 +69,7 @@ struct qemu_plugin_register;
 typedef struct { char *data; unsigned int len; } GArray;
 typedef struct { uint8_t *data; unsigned int len; } GByteArray;
 GByteArray *g_byte_array_new(void);
+GByteArray *g_byte_array_set_size(GByteArray *array, unsigned int length);
 
 typedef struct {
 	struct qemu_plugin_register *handle;
@@ -86,6 +87,7 @@ void qemu_plugin_register_vcpu_init_cb(qemu_plugin_id_t id,
 size_t qemu_plugin_insn_data(const struct qemu_plugin_insn *insn, void *dest,
 			     size_t len);
 size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
+uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
 void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn,
 					    qemu_plugin_vcpu_udata_cb_t cb,
 					    enum qemu_plugin_cb_flags flags,

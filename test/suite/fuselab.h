@@ -198,10 +198,12 @@ void fl_alias_reset(void);
 /* Tag (@tag) or untag the physical pages under [p, p + len). */
 void fl_alias_tag(void *p, size_t len, bool tag);
 /*
- * @name: "<suite>/<test>", no spaces. @expect, the host's rule: "zero" (no
- * cross-alias load), "nonzero", or "zero:<class>[,<class>]" for some of
- * k2u (stored through a kernel address, loaded through a user one), u2k,
- * k2k, u2u.
+ * @name: "<suite>/<test>", no spaces. @expect, the host's rules:
+ * "<alias rule>[/<cache rule>]". The alias plugin's: "zero" (no cross-alias
+ * load), "nonzero", or "zero:<class>[,<class>]" for some of k2u (stored
+ * through a kernel address, loaded through a user one), u2k, k2k, u2u. The
+ * cache model's (test/alias/cache926.c): "zero" (no load returns stale
+ * data on the tagged pages; the default) or "nonzero".
  */
 void fl_alias_open(const char *name, const char *expect);
 void fl_alias_close(void);
