@@ -9,9 +9,11 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "fuselab.h"
 #include "kselftest_harness.h"
@@ -191,10 +193,16 @@ TEST_F_TIMEOUT(bufs, daemon_buffers_see_no_cross_alias, 120)
  * that is meanwhile writing the page through its own mapping leaves them
  * stale, whatever it flushes before and after. Judged by the cache model
  * (test/alias/cache926.c, "cache/" TAP lines): no load may return stale
- * data. Needs the other thread to run in the middle of a copy: on one CPU
- * that takes a preemptible kernel (the lab's ARMv5 config). rw_anon only:
- * the other transports add nothing to this race.
+ * data. On one CPU the other thread must run in the middle of a copy: it
+ * is a real-time thread woken by a high-resolution timer every
+ * TOUCH_PERIOD_NS, which preempts the copy wherever it is (the lab's ARMv5
+ * kernel is preemptible and has high-resolution timers), loads one line of
+ * every page (each page a different line, so that they fall in different
+ * cache sets) and sleeps again: its next loads then hit what it loaded
+ * before the copy went on. rw_anon only: the other transports add nothing.
  */
+#define TOUCH_PERIOD_NS	1000000
+
 struct toucher {
 	pthread_mutex_t lock;
 	unsigned char *base[2];		/* the serving threads' buffers */
@@ -222,9 +230,9 @@ static bool toucher_note(struct fl_fs *fs, struct fl_buf *b,
 	return false;
 }
 
-/* Load one byte of every 32-byte line of the buffers, over and over. */
 static void *toucher_main(void *arg)
 {
+	struct timespec period = { .tv_nsec = TOUCH_PERIOD_NS };
 	struct toucher *t = arg;
 
 	while (!atomic_load(&t->stop)) {
@@ -234,10 +242,11 @@ static void *toucher_main(void *arg)
 			size_t size = t->size[i];
 
 			pthread_mutex_unlock(&t->lock);
-			for (size_t off = 0; p && off < size; off += 32)
+			for (size_t off = 0; p && off < size; off += FL_PAGE + 32)
 				(void)p[off];
 		}
 		atomic_fetch_add(&t->sweeps, 1);
+		nanosleep(&period, NULL);
 	}
 	return NULL;
 }
@@ -252,7 +261,15 @@ TEST_F_TIMEOUT(bufs, second_thread_loads_during_copy, 300)
 		SKIP(return, "rw_anon carries this race for all variants");
 	self->fs->hook_arg = &t;
 	self->fs->hook = toucher_note;
-	ASSERT_EQ(0, pthread_create(&thr, NULL, toucher_main, &t));
+	pthread_attr_t attr;
+	struct sched_param prio = { .sched_priority = 1 };
+
+	ASSERT_EQ(0, pthread_attr_init(&attr));
+	ASSERT_EQ(0, pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED));
+	ASSERT_EQ(0, pthread_attr_setschedpolicy(&attr, SCHED_FIFO));
+	ASSERT_EQ(0, pthread_attr_setschedparam(&attr, &prio));
+	ASSERT_EQ(0, pthread_create(&thr, &attr, toucher_main, &t));
+	pthread_attr_destroy(&attr);
 	snprintf(name, sizeof(name), "%s/bufs.%s.%s",
 		 program_invocation_short_name, variant->name, _metadata->name);
 	fl_alias_open(name, "zero/zero");
