@@ -452,7 +452,7 @@ cmd_run() {
 		append="$append fuselab.only=${ONLY:-$ALIAS_SUITES} fuselab.args=${ARGS:-$ALIAS_TESTS}"
 		tag=-alias
 		alias=$B/logs/alias-$KVER-$arch-$flavour.log
-		extra="-plugin $(alias_plugin),log=$alias,$ALIAS_ARGS"
+		extra="-plugin $(plugin alias),log=$alias,$ALIAS_ARGS"
 		;;
 	cache)
 		# the same windows and more, in QEMU 10 with the ARM926 cache model
@@ -463,7 +463,7 @@ cmd_run() {
 		tag=-cache
 		cache=$B/logs/cache-$KVER-$arch-$flavour.log
 		QEMU=$(qemu10 "$QEMU")
-		extra="-audio none -plugin $(cache_plugin),log=$cache${CACHE_ARGS:+,$CACHE_ARGS}"
+		extra="-audio none -plugin $(plugin cache926),log=$cache${CACHE_ARGS:+,$CACHE_ARGS}"
 		;;
 	debian)
 		[ "$arch" = x86_64 ] || die "the debian guest is x86_64 only"
@@ -523,30 +523,17 @@ EOF
 	echo "$w"
 }
 
-# The cache model plugin, for QEMU 10 (plugin API 2).
-cache_plugin() {
-	local so=$B/tools/cache926.so src=$TOP/test/alias/cache926.c
+# A QEMU plugin of test/alias/ (alias: for QEMU 7.2, plugin API 1; cache926:
+# for QEMU 10, API 2), built into build/tools/ when its source changed.
+plugin() {
+	local name=$1 so=$B/tools/$1.so src=$TOP/test/alias/$1.c
 	mkdir -p "$B/tools"
 	if [ ! -f "$so" ] || [ "$src" -nt "$so" ] ||
 	   [ "$TOP/test/alias/qemu-plugin-api.h" -nt "$so" ]; then
-		step "cache plugin: building $so" >&2
-		gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -shared -fPIC \
-			-o "$so" "$src" ||
-			die "cache plugin build failed" "gcc -shared -fPIC -o $so $src"
-	fi
-	echo "$so"
-}
-
-# The alias plugin, built for the host's QEMU 7.2 (plugin API 1).
-alias_plugin() {
-	local so=$B/tools/alias.so src=$TOP/test/alias/alias.c
-	mkdir -p "$B/tools"
-	if [ ! -f "$so" ] || [ "$src" -nt "$so" ] ||
-	   [ "$TOP/test/alias/qemu-plugin-api.h" -nt "$so" ]; then
-		step "alias plugin: building $so" >&2
+		step "$name plugin: building $so" >&2
 		gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -shared -fPIC \
 			-o "$so" "$src" -lpthread ||
-			die "alias plugin build failed" "gcc -shared -fPIC -o $so $src"
+			die "$name plugin build failed" "gcc -shared -fPIC -o $so $src"
 	fi
 	echo "$so"
 }
@@ -868,35 +855,22 @@ cmd_check() {
 	fi
 	summary check
 }
-# `make cache`: the cache model runs alone, stock and patched, on CACHE_ARCHES.
-cmd_cache() {
-	local a f
+# `make alias` / `make cache`: the plugin runs of GUEST (alias or cache)
+# alone, stock and patched, on the arches given.
+cmd_plugin_runs() {
+	local guest=$1 a f
+	shift
 	cmd_setup
 	rm -f "$B/logs/tap-state.json"
-	for a in $CACHE_ARCHES; do
+	for a in "$@"; do
 		for f in stock patched; do cmd_kernel "$a" "$f"; done
 		cmd_suite "$a"
 	done
 	echo "TAP version 13"
-	for a in $CACHE_ARCHES; do
-		for f in stock patched; do cmd_run "$a" "$f" cache; done
+	for a in "$@"; do
+		for f in stock patched; do cmd_run "$a" "$f" "$guest"; done
 	done
-	summary cache
-}
-# `make alias`: the alias runs alone, stock and patched, on ALIAS_ARCHES.
-cmd_alias() {
-	local a f
-	cmd_setup
-	rm -f "$B/logs/tap-state.json"
-	for a in $ALIAS_ARCHES; do
-		for f in stock patched; do cmd_kernel "$a" "$f"; done
-		cmd_suite "$a"
-	done
-	echo "TAP version 13"
-	for a in $ALIAS_ARCHES; do
-		for f in stock patched; do cmd_run "$a" "$f" alias; done
-	done
-	summary alias
+	summary "$guest"
 }
 
 # `make`: the patched kernel only; progress lines and failures, then one line.
@@ -919,8 +893,8 @@ shell) cmd_shell "$@" ;;
 static) rm -f "$B/logs/tap-state.json"; cmd_static "$@"; summary static ;;
 xbuild) rm -f "$B/logs/tap-state.json"; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary xbuild ;;
 bisect) rm -f "$B/logs/tap-state.json"; cmd_bisect "$@"; summary bisect ;;
-alias) cmd_alias ;;
-cache) cmd_cache ;;
+alias) cmd_plugin_runs alias $ALIAS_ARCHES ;;
+cache) cmd_plugin_runs cache $CACHE_ARCHES ;;
 check) cmd_check ;;
 check-full) STATIC_ARCHES=$ARCHES cmd_check ;;
 main) cmd_main ;;
