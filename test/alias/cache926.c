@@ -288,7 +288,6 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info,
 
 /* ------------------------------------------------ CP15 c1 and c7 */
 
-
 static uint32_t reg(unsigned int r)
 {
 	/* qemu_plugin_read_register() appends to the array */

@@ -36,25 +36,6 @@ struct cachetest {
 	unsigned long addr;
 };
 
-static int cachetest_pin(struct cachetest *ct, unsigned long addr)
-{
-	struct page *page;
-	int ret;
-
-	if (!PAGE_ALIGNED(addr))
-		return -EINVAL;
-	ret = get_user_pages_fast(addr, 1, FOLL_WRITE, &page);
-	if (ret < 0)
-		return ret;
-	if (ret != 1)
-		return -EFAULT;
-	if (ct->page)
-		put_page(ct->page);
-	ct->page = page;
-	ct->addr = addr;
-	return 0;
-}
-
 static void cachetest_unpin(struct cachetest *ct)
 {
 	if (!ct->page)
@@ -62,6 +43,24 @@ static void cachetest_unpin(struct cachetest *ct)
 	set_page_dirty_lock(ct->page);
 	put_page(ct->page);
 	ct->page = NULL;
+}
+
+static int cachetest_pin(struct cachetest *ct, u64 addr)
+{
+	struct page *page;
+	int ret;
+
+	if (addr != (unsigned long)addr || !PAGE_ALIGNED(addr))
+		return -EINVAL;
+	ret = get_user_pages_fast(addr, 1, FOLL_WRITE, &page);
+	if (ret < 0)
+		return ret;
+	if (ret != 1)
+		return -EFAULT;
+	cachetest_unpin(ct);
+	ct->page = page;
+	ct->addr = addr;
+	return 0;
 }
 
 static u32 cachetest_sum(const u32 *p)
@@ -83,6 +82,8 @@ static long cachetest_ioctl(struct file *file, unsigned int cmd,
 	u32 *kaddr;
 	long ret = 0;
 
+	if (_IOC_TYPE(cmd) != 'C')
+		return -ENOTTY;
 	if (cmd != CACHETEST_UNPIN && copy_from_user(&op, uop, sizeof(op)))
 		return -EFAULT;
 
