@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Unit tests of the semantic patches in coccinelle/: each fixture NAME.c is
+# run through every script in report mode and the lines compared with
+# NAME.report; in patch mode the result must equal NAME.res, or be no
+# change at all when there is no NAME.res; context and org modes must run
+# clean.  spatch --test exits 0 on a mismatch, so the comparison is ours.
+#
+#   coccinelle/tests/run.sh [SCRIPT.cocci]   TAP, then "N passed, N failed"
+#   UPDATE=1 coccinelle/tests/run.sh         rewrite the expected files
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cocci=${1:-$here/../gup_kmap_alias.cocci}
+[ -r "$cocci" ] || { echo "tests: no such script: $cocci" >&2; exit 2; }
+command -v spatch >/dev/null || { echo "tests: spatch not found (apt-get install coccinelle)" >&2; exit 2; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+opts=(--very-quiet --no-includes --include-headers --sp-file "$cocci")
+pass=0 fail=0 n=0
+
+ok() {
+	n=$((n + 1)) pass=$((pass + 1))
+	echo "ok $n - $1"
+}
+not_ok() {
+	n=$((n + 1)) fail=$((fail + 1))
+	echo "not ok $n - $1"
+	sed 's/^/# /' "$2"
+	echo "# to rerun alone: cd $here && spatch ${opts[*]:0:3} --sp-file $cocci -D $3 $4"
+}
+
+cd "$here" || exit 2
+fixtures=(*.c)
+echo "1..$((${#fixtures[@]} * 4))"
+for c in "${fixtures[@]}"; do
+	t=${c%.c}
+	# report: the lines themselves, in order
+	spatch "${opts[@]}" -D report "$c" >"$work/$t.report" 2>"$work/$t.err"
+	cat "$work/$t.err" >>"$work/$t.report"
+	[ -n "${UPDATE:-}" ] && cp "$work/$t.report" "$t.report"
+	if diff -u "$t.report" "$work/$t.report" >"$work/diff" 2>&1; then
+		ok "$t: report"
+	else
+		not_ok "$t: report" "$work/diff" report "$c"
+	fi
+	# patch: the fixture after the patch, or unchanged
+	cp "$c" "$work/$c"
+	(cd "$work" && spatch "${opts[@]}" -D patch --in-place "$c" >/dev/null 2>"$t.perr")
+	[ -n "${UPDATE:-}" ] && ! cmp -s "$c" "$work/$c" && cp "$work/$c" "$t.res"
+	want=$c
+	[ -e "$t.res" ] && want=$t.res
+	if diff -u "$want" "$work/$c" >"$work/diff" 2>&1 && [ ! -s "$work/$t.perr" ]; then
+		ok "$t: patch"
+	else
+		cat "$work/$t.perr" >>"$work/diff"
+		not_ok "$t: patch" "$work/diff" patch "$c"
+	fi
+	# context and org: they run and say nothing on stderr
+	for mode in context org; do
+		if spatch "${opts[@]}" -D $mode "$c" >/dev/null 2>"$work/err" && [ ! -s "$work/err" ]; then
+			ok "$t: $mode runs clean"
+		else
+			not_ok "$t: $mode runs clean" "$work/err" $mode "$c"
+		fi
+	done
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
