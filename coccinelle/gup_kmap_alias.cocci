@@ -88,9 +88,11 @@ def node(e, fn):
         return ('f', m.group(2))
     return ('l', fn, e) if re.match(r'^[A-Za-z_]\w*$', e) else None
 
-def edge(a, b):
+def edge(a, b, p):
+    """Pages in a move on to b at position p."""
     if a is not None and b is not None and a != b:
-        state['edges'].setdefault(a, set()).add(b)
+        state['edges'].setdefault(a, set()).add((b, p.current_element,
+                                                 int(p.line)))
 
 def owners():
     """Node -> the GUP calls whose pages reach it, first one first.  A
@@ -105,7 +107,10 @@ def owners():
                     continue
                 seen.add(n)
                 own.setdefault(n, []).append(g)
-                todo.extend(state['edges'].get(n, ()))
+                # in the function of the GUP call, what was assigned before the
+                # call cannot hold its pages (loops aside)
+                todo.extend(b for b, fn, line in state['edges'].get(n, ())
+                            if fn != g['fn'] or line >= g['line'])
         state['owner'] = own
         through_mappings()
     return state['owner']
@@ -121,7 +126,7 @@ def through_mappings():
             if n is None or n in pages:
                 continue
             pages[n] = pg
-            todo.extend(state['edges'].get(n, ()))
+            todo.extend(b for b, fn, line in state['edges'].get(n, ()))
     for x, fn, line, col, p, write in state['sites']:
         if x in pages:
             f = (pages[x], fn, line, col, p, None)
@@ -240,6 +245,7 @@ def tell_all(mode):
                     "flush_kernel_vmap_range()/invalidate_kernel_vmap_range()"
                     " in this file" % v[5]))
     for p, msg in sorted(out, key=lambda o: (int(o[0].line), int(o[0].column), o[1])):
+        msg = msg[:4] + p.current_element + '(): ' + msg[4:]
         if mode == 'org':
             coccilib.org.print_todo(p, msg.replace('[', '@(').replace(']', ')'))
         else:
@@ -305,7 +311,7 @@ R << assign.R;
 
 p = at(ap[0])
 if not re.search(MAPS, R):
-    edge(node(R, p.current_element), node(L, p.current_element))
+    edge(node(R, p.current_element), node(L, p.current_element), p)
 
 @decl depends on gup@
 type T;
@@ -324,7 +330,7 @@ R << decl.R;
 
 p = at(ap[0])
 if not re.search(MAPS, R):
-    edge(node(R, p.current_element), ('l', p.current_element, y))
+    edge(node(R, p.current_element), ('l', p.current_element, y), p)
 
 @call depends on gup@
 identifier h;
@@ -343,7 +349,7 @@ X << call.X;
 @@
 
 p = at(cp[0])
-edge(node(X, p.current_element), ('p', h, int(n)))
+edge(node(X, p.current_element), ('p', h, int(n)), p)
 
 @def depends on gup@
 identifier h, y;
@@ -361,8 +367,8 @@ n << def.n;
 y << def.y;
 @@
 
-at(dp[0])
-edge(('p', h, int(n)), ('l', h, y))
+p = at(dp[0])
+edge(('p', h, int(n)), ('l', h, y), p)
 
 @ret depends on gup@
 expression X;
@@ -377,7 +383,7 @@ X << ret.X;
 @@
 
 p = at(rp[0])
-edge(node(X, p.current_element), ('r', p.current_element))
+edge(node(X, p.current_element), ('r', p.current_element), p)
 
 // What is done with the pages: mappings, copies, flushes, releases.
 @map depends on gup@

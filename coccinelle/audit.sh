@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make audit: run coccinelle/gup_kmap_alias.cocci over a kernel tree.
+#
+#   KSRC=<tree> [M=<dir>] [MODE=report|org|context|patch] coccinelle/audit.sh
+#       audits that tree (or its subdirectory M) and prints spatch's output
+#   coccinelle/audit.sh
+#       the reports of docs/audit/: Debian's 7.2 as shipped and with the
+#       series applied, and Debian's 6.1, unpacked afresh under build/audit/,
+#       each hit joined with its verdict from docs/audit/triage.txt
+#
+# Only the .c files that call the GUP family are given to spatch (a grep
+# first, the same names as the script's first rule), one spatch per file,
+# JOBS at a time (default: the number of CPUs).  A file that spatch cannot
+# finish (parse failure, TIMEOUT seconds) fails the run: a check that
+# silently checks nothing is worse than none.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cocci=$top/coccinelle/gup_kmap_alias.cocci
+B=$top/build
+JOBS=${JOBS:-$(nproc)}
+TIMEOUT=${TIMEOUT:-300}
+GUP_RE='\b(get_user_pages|get_user_pages_fast|get_user_pages_fast_only|get_user_pages_unlocked|get_user_pages_remote|pin_user_pages|pin_user_pages_fast|pin_user_pages_unlocked|pin_user_pages_remote|iov_iter_get_pages2|iov_iter_get_pages_alloc2|iov_iter_extract_pages|get_user_page_vma_remote)[[:space:]]*\('
+
+step() { printf 'audit: %s\n' "$*" >&2; }
+die() {
+	printf 'audit: error: %s\n' "$1" >&2
+	[ $# -gt 1 ] && printf 'audit: to retry this step alone: %s\n' "$2" >&2
+	exit 1
+}
+
+need_spatch() {
+	command -v spatch >/dev/null && return
+	[ "$(id -u)" = 0 ] || die "spatch not found; run as root or: apt-get install coccinelle"
+	step "installing coccinelle (apt-get)"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		coccinelle >/dev/null 2>&1 ||
+		die "could not install coccinelle" "apt-get install coccinelle"
+}
+
+# audit TREE SUBDIR MODE OUT: spatch's output in OUT, the time it took and
+# the file counts in OUT.stats
+audit_tree() {
+	local tree=$1 sub=$2 mode=$3 out=$4 t0 t1 nall n list errs bad
+	[ -f "$tree/Makefile" ] && [ -d "$tree/scripts" ] ||
+		die "$tree is not a kernel tree (no Makefile or scripts/)"
+	[ -d "$tree/$sub" ] || die "$tree has no directory '$sub'"
+	list=$(mktemp) errs=$(mktemp -d)
+	t0=$(date +%s.%N)
+	nall=$(cd "$tree" && find "${sub:-.}" -name '*.c' | sed 's|^\./||' |
+		grep -cvE '^(tools|scripts)/' || true)
+	(cd "$tree" && grep -rlE --include='*.c' "$GUP_RE" "${sub:-.}" |
+		grep -vE '^(\./)?(tools|scripts)/' | sed 's|^\./||' | sort) >"$list" || true
+	n=$(wc -l <"$list")
+	step "$(basename "$tree")${sub:+/$sub}: $n of $nall .c files call GUP; spatch -D $mode, $JOBS at a time"
+	# one spatch per file: its errors in a file of their own
+	(cd "$tree" && xargs -a "$list" -P "$JOBS" -I{} sh -c '
+		e=$1/$(echo "$2" | tr / _)
+		timeout "$3" spatch --very-quiet -D "$4" --no-includes \
+			--include-headers --sp-file "$5" "$2" >"$e.out" 2>"$e.err"
+		echo $? >"$e.rc"' sh "$errs" {} "$TIMEOUT" "$mode" "$cocci")
+	bad=0
+	while read -r f; do
+		e=$errs/$(echo "$f" | tr / _)
+		if [ "$(cat "$e.rc")" != 0 ] || [ -s "$e.err" ]; then
+			bad=$((bad + 1))
+			step "spatch failed on $f (rc $(cat "$e.rc")): $(head -c 300 "$e.err")"
+			step "to rerun it alone: cd $tree && spatch -D $mode --no-includes --include-headers --sp-file $cocci $f"
+		fi
+	done <"$list"
+	if [ "$mode" = report ] || [ "$mode" = org ]; then
+		while read -r f; do cat "$errs/$(echo "$f" | tr / _).out"; done <"$list" |
+			sort -t: -k1,1 -k2,2n -s >"$out"
+	else
+		while read -r f; do cat "$errs/$(echo "$f" | tr / _).out"; done <"$list" >"$out"
+	fi
+	t1=$(date +%s.%N)
+	printf 'files=%s gup_files=%s seconds=%.0f failed=%s\n' "$nall" "$n" \
+		"$(echo "$t1 - $t0" | bc)" "$bad" >"$out.stats"
+	rm -rf "$list" "$errs"
+	step "$(basename "$tree")${sub:+/$sub}: $(grep -c . "$out" || true) lines in $(sed 's/.*seconds=\([0-9]*\).*/\1/' "$out.stats") s"
+	[ "$bad" = 0 ] || die "spatch failed on $bad file(s), see above"
+}
+
+# A pristine tree of Debian's linux-source-VER under build/audit/.
+fresh_tree() {
+	local ver=$1 deb dir=$B/audit/linux-$1
+	deb=$(ls -t "$B/dl"/linux-source-"$ver"_*.deb 2>/dev/null | head -n1)
+	[ -n "$deb" ] || die "no linux-source-$ver package in $B/dl" "test/lab.sh setup"
+	if [ "$(cat "$dir/.audit-unpacked" 2>/dev/null)" != "$(basename "$deb")" ]; then
+		step "linux-$ver: unpacking $(basename "$deb") into $dir"
+		rm -rf "$dir" && mkdir -p "$dir.tmp"
+		dpkg-deb --fsys-tarfile "$deb" |
+			tar -xO --wildcards "./usr/src/linux-source-$ver.tar.*" |
+			tar -xJ -C "$dir.tmp" || die "could not unpack $deb"
+		mv "$dir.tmp/linux-source-$ver" "$dir" && rmdir "$dir.tmp"
+		basename "$deb" >"$dir/.audit-unpacked"
+	fi
+	echo "$dir"
+}
+
+# The same with the series applied.
+patched_tree() {
+	local src=$1 dir=$1-patched out
+	step "$(basename "$src"): copying and applying the series into $dir"
+	rm -rf "$dir" && cp -a "$src" "$dir"
+	out=$(cd "$dir" && QUILT_PATCHES=$top/patches QUILT_SERIES=$top/series \
+		quilt --quiltrc=- push -a --fuzz=0 -q 2>&1) ||
+		die "the series does not apply to $dir: $out"
+	echo "$dir"
+}
+
+docs() {
+	local t72 t72p t61 raw=$B/audit/raw
+	"$top/test/lab.sh" setup >&2
+	mkdir -p "$raw" "$top/docs/audit"
+	t72=$(fresh_tree 7.2)
+	t61=$(fresh_tree 6.1)
+	t72p=$(patched_tree "$t72")
+	audit_tree "$t72" "" report "$raw/linux-7.2.txt"
+	audit_tree "$t72p" "" report "$raw/linux-7.2-patched.txt"
+	audit_tree "$t61" "" report "$raw/linux-6.1.txt"
+	python3 "$top/coccinelle/report.py" --triage "$top/docs/audit/triage.txt" \
+		--tree "$t72" --raw "$raw/linux-7.2.txt" \
+		--patched "$raw/linux-7.2-patched.txt" \
+		--jobs "$JOBS" --out "$top/docs/audit/linux-7.2.md"
+	python3 "$top/coccinelle/report.py" --triage "$top/docs/audit/triage.txt" \
+		--tree "$t61" --raw "$raw/linux-6.1.txt" \
+		--jobs "$JOBS" --out "$top/docs/audit/linux-6.1.md"
+	step "wrote docs/audit/linux-7.2.md and docs/audit/linux-6.1.md"
+}
+
+need_spatch
+if [ -z "${KSRC:-}" ]; then
+	docs
+	exit
+fi
+[ -d "$KSRC" ] || die "KSRC=$KSRC: no such directory"
+case ${MODE:=report} in
+report | org | context | patch) ;;
+*) die "MODE=$MODE: one of report, org, context, patch" ;;
+esac
+out=$(mktemp)
+trap 'rm -f "$out" "$out.stats"' EXIT
+audit_tree "$(cd "$KSRC" && pwd)" "${M:-}" "$MODE" "$out"
+cat "$out"
