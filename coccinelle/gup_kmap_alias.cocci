@@ -609,8 +609,8 @@ r1 << rel.r1 = "";
 @@
 
 p = at(rp[0])
-# only a single page can be given a flush_dcache_page() in front
-state['rel'].append(fact(p, P, r1 != "" and '[' not in P))
+# a release of one page can be given a flush_dcache_page() in front
+state['rel'].append(fact(p, P, r1 != ""))
 
 @vm depends on gup@
 expression P, E;

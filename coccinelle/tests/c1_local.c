@@ -54,6 +54,23 @@ static long fill_all(unsigned long uaddr, int n, struct page **pages)
 	return got;
 }
 
+/* page by page, released page by page: C1, patched inside the loop */
+static long fill_each(unsigned long uaddr, int n, struct page **pages)
+{
+	long got;
+	int i;
+
+	got = get_user_pages(uaddr, n, FOLL_WRITE, pages);
+	for (i = 0; i < got; i++) {
+		char *va = kmap_local_page(pages[i]);
+
+		memset(va, 0xff, PAGE_SIZE);
+		kunmap_local(va);
+		put_page(pages[i]);
+	}
+	return got;
+}
+
 /* a helper does the write: C1 in the caller */
 static void scribble(struct page *pg, int v, struct iov_iter *it)
 {
@@ -79,6 +96,23 @@ static int kernel_page(const void *src)
 
 	memcpy(addr, src, 64);
 	kunmap_local(addr);
+	put_page(page);
+	return 0;
+}
+
+/* the variable held a kernel page before it held a user page: nothing */
+static int reused(unsigned long uaddr, struct pipe_buffer *buf, const void *src)
+{
+	struct page *page = alloc_page(GFP_HIGHUSER);
+	void *addr;
+
+	buf->page = page;
+	addr = kmap_local_page(buf->page);
+	memcpy(addr, src, 64);
+	kunmap_local(addr);
+	put_page(buf->page);
+	if (get_user_pages_fast(uaddr, 1, 0, &page) != 1)
+		return -EFAULT;
 	put_page(page);
 	return 0;
 }

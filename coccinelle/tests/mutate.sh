@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The unit tests must be able to fail: break each rule of
+# gup_kmap_alias.cocci on purpose, one at a time, and check that run.sh
+# then fails.  A mutation that no test notices is a hole in the tests.
+#
+#   coccinelle/tests/mutate.sh      TAP, then "N passed, N failed"
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cocci=$here/../gup_kmap_alias.cocci
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# name | what is broken | python: the original text | its replacement
+mutations=(
+"flush_dcache_page is not seen|flush_dcache_page@fp(P)|xflush_dcache_page@fp(P)"
+"flush_anon_page is not seen| flush_anon_page@fp(V, P, A)| xflush_anon_page@fp(V, P, A)"
+"the vmap flushes are not seen|(flush_kernel_vmap_range@fp|(xflush_kernel_vmap_range@fp"
+"no GUP call counts as GUP-fast|if name in FAST else None|if False else None"
+"pages are not followed through fields|        return ('f', m.group(2))|        return None"
+"pages are not followed into helpers|edge(('p', h, int(n)), ('l', h, y), p)|pass"
+"pages are not followed out of helpers|edge(node(X, p.current_element), ('r', p.current_element), p)|pass"
+"what a variable held before the GUP call counts|if fn != g['fn'] or line >= g['line']|if True"
+"reads count as writes|                       int(p.line), int(p.column), p, False))|                       int(p.line), int(p.column), p, True))"
+"stores through a pointer are not writes| *X@wp aop E| *X@wp aop E + 0"
+"C3 takes any mm|        if g['mm'] != 'current->mm':|        if False:"
+"patch mode inserts nothing|+ flush_dcache_page(P);|"
+)
+
+n=0 pass=0 fail=0
+echo "1..${#mutations[@]}"
+for m in "${mutations[@]}"; do
+	IFS='|' read -r name from to <<<"$m"
+	n=$((n + 1))
+	mut=$work/gup_kmap_alias.cocci
+	if ! FROM=$from TO=$to python3 - "$cocci" "$mut" <<'PY'
+import os, sys
+s = open(sys.argv[1]).read()
+f, t = os.environ['FROM'], os.environ['TO']
+if f not in s:
+    sys.exit(1)
+open(sys.argv[2], 'w').write(s.replace(f, t))
+PY
+	then
+		fail=$((fail + 1))
+		echo "not ok $n - mutation '$name': its text is no longer in the script"
+		continue
+	fi
+	out=$(QUICK=1 "$here/run.sh" "$mut" 2>&1)
+	broken=$(echo "$out" | grep -c '^not ok')
+	if [ "$broken" -gt 0 ]; then
+		pass=$((pass + 1))
+		echo "ok $n - mutation '$name' is caught by $broken test(s): $(echo "$out" | sed -n 's/^not ok [0-9]* - //p' | tr '\n' ' ')"
+	else
+		fail=$((fail + 1))
+		echo "not ok $n - mutation '$name' is caught by no test"
+	fi
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
