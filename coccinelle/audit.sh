@@ -47,9 +47,10 @@ audit_tree() {
 	[ -d "$tree/$sub" ] || die "$tree has no directory '$sub'"
 	list=$(mktemp) errs=$(mktemp -d)
 	t0=$(date +%s.%N)
-	nall=$(cd "$tree" && find "${sub:-.}" -name '*.c' | sed 's|^\./||' |
-		grep -cvE '^(tools|scripts)/' || true)
-	(cd "$tree" && grep -rlE --include='*.c' "$GUP_RE" "${sub:-.}" |
+	# quilt's backups (.pc/) and git's objects are not the tree
+	nall=$(cd "$tree" && find "${sub:-.}" \( -name .pc -o -name .git \) -prune -o \
+		-name '*.c' -print | sed 's|^\./||' | grep -cvE '^(tools|scripts)/' || true)
+	(cd "$tree" && grep -rlE --include='*.c' --exclude-dir=.pc --exclude-dir=.git "$GUP_RE" "${sub:-.}" |
 		grep -vE '^(\./)?(tools|scripts)/' | sed 's|^\./||' | sort) >"$list" || true
 	n=$(wc -l <"$list")
 	step "$(basename "$tree")${sub:+/$sub}: $n of $nall .c files call GUP; spatch -D $mode, $JOBS at a time"

@@ -54,19 +54,26 @@ FLUSHING = {'memcpy_to_page', 'memzero_page', 'zero_user', 'zero_user_segment',
             'folio_zero_segment', 'folio_zero_segments'}
 MAPS = r'\b(kmap\w*|page_address|folio_address|vmap|vm_map_ram)\s*\('
 
-# Facts of the file being processed, kept as they come: spatch applies
-# every rule to a file before it goes on to the next one, so they are
-# reset when the file changes.  Which pages came from which GUP call is
-# worked out at the end, over the assignments, calls and returns seen.
-# A fact is (node, function, line, column, position, extra).
+# Facts of each file, kept as they come; state holds the current file.
+# Every rule is applied to a file (with the headers spatch is told to
+# include, whose matches come in between) before it reports and goes on.
+# Which pages came from which GUP call is worked out at the end, over the
+# assignments, calls and returns seen.  A fact is (node, function, line,
+# column, position, extra).
+files = {}
 state = {}
+
+def switch(f):
+    global state
+    if f not in files:
+        files[f] = dict(file=f, gups=[], edges={}, maps=[], copies=[],
+                        writes=[], dflush=[], aflush=[], vflush=[], rel=[],
+                        vmaps=[], mapvars=[], sites=[], owner=None)
+    state = files[f]
 
 def at(p):
     if state.get('file') != p.file:
-        state.clear()
-        state.update(file=p.file, gups=[], edges={}, maps=[], copies=[],
-                     writes=[], dflush=[], aflush=[], vflush=[], rel=[],
-                     vmaps=[], mapvars=[], sites=[], owner=None)
+        switch(p.file)
     return p
 
 def node(e, fn):
@@ -181,8 +188,9 @@ def c1_sites():
 
 def c1_at(p, single):
     p = p[0]
-    if state.get('file') != p.file:
+    if p.file not in files:
         return False
+    switch(p.file)
     for r, w in c1_sites():
         if (r[1], r[2], r[3]) == (p.current_element, int(p.line),
                                    int(p.column)) and (r[5] or not single):
@@ -224,6 +232,13 @@ def where(f, here):
     return '%s() line %d' % (f[1], f[2])
 
 def tell_all(mode):
+    for f in sorted(files):
+        if files[f]['gups']:
+            switch(f)
+            tell_file(mode)
+    files.clear()
+
+def tell_file(mode):
     out = []
     for r, w in c1_sites():
         out.append((r[4], "C1: written through a kernel mapping at %s, "

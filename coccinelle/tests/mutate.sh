@@ -31,6 +31,7 @@ n=0 pass=0 fail=0
 echo "1..${#mutations[@]}"
 for m in "${mutations[@]}"; do
 	IFS='|' read -r name from to <<<"$m"
+	slug="tests_fail_when_$(echo "$name" | tr -c 'a-zA-Z0-9\n' _)"
 	n=$((n + 1))
 	mut=$work/gup_kmap_alias.cocci
 	if ! FROM=$from TO=$to python3 - "$cocci" "$mut" <<'PY'
@@ -43,17 +44,20 @@ open(sys.argv[2], 'w').write(s.replace(f, t))
 PY
 	then
 		fail=$((fail + 1))
-		echo "not ok $n - mutation '$name': its text is no longer in the script"
+		echo "not ok $n - $slug"
+		echo "# its text is no longer in the script: $from"
 		continue
 	fi
 	out=$(QUICK=1 "$here/run.sh" "$mut" 2>&1)
 	broken=$(echo "$out" | grep -c '^not ok')
 	if [ "$broken" -gt 0 ]; then
 		pass=$((pass + 1))
-		echo "ok $n - mutation '$name' is caught by $broken test(s): $(echo "$out" | sed -n 's/^not ok [0-9]* - //p' | tr '\n' ' ')"
+		echo "ok $n - $slug"
+		echo "# caught by $broken test(s): $(echo "$out" | sed -n 's/^not ok [0-9]* - //p' | paste -sd, -)"
 	else
 		fail=$((fail + 1))
-		echo "not ok $n - mutation '$name' is caught by no test"
+		echo "not ok $n - $slug"
+		echo "# no test fails when $name"
 	fi
 done
 echo "$pass passed, $fail failed"

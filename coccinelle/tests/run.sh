@@ -42,9 +42,9 @@ for c in "${fixtures[@]}"; do
 	cat "$work/$t.err" >>"$work/$t.report"
 	[ -n "${UPDATE:-}" ] && cp "$work/$t.report" "$t.report"
 	if diff -u "$t.report" "$work/$t.report" >"$work/diff" 2>&1; then
-		ok "$t: report"
+		ok "$t/report"
 	else
-		not_ok "$t: report" "$work/diff" report "$c"
+		not_ok "$t/report" "$work/diff" report "$c"
 	fi
 	# patch: the fixture after the patch, or unchanged
 	cp "$c" "$work/$c"
@@ -53,17 +53,17 @@ for c in "${fixtures[@]}"; do
 	want=$c
 	[ -e "$t.res" ] && want=$t.res
 	if diff -u "$want" "$work/$c" >"$work/diff" 2>&1 && [ ! -s "$work/$t.perr" ]; then
-		ok "$t: patch"
+		ok "$t/patch"
 	else
 		cat "$work/$t.perr" >>"$work/diff"
-		not_ok "$t: patch" "$work/diff" patch "$c"
+		not_ok "$t/patch" "$work/diff" patch "$c"
 	fi
 	# context and org: they run and say nothing on stderr
 	for mode in "${modes[@]}"; do
 		if spatch "${opts[@]}" -D $mode "$c" >/dev/null 2>"$work/err" && [ ! -s "$work/err" ]; then
-			ok "$t: $mode runs clean"
+			ok "$t/$mode/runs_clean"
 		else
-			not_ok "$t: $mode runs clean" "$work/err" $mode "$c"
+			not_ok "$t/$mode/runs_clean" "$work/err" $mode "$c"
 		fi
 	done
 done
