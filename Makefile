@@ -22,6 +22,10 @@
 #   make cache           the cache model runs alone: loads an ARM926 D-cache
 #                        would get stale, stock vs patched, QEMU 10 plugin
 #                        (CACHE_ARCHES, default armv5)
+#   make audit           coccinelle/gup_kmap_alias.cocci over Debian's 7.2
+#                        (stock and patched) and 6.1: docs/audit/*.md;
+#                        KSRC=<tree> [M=<dir>] [MODE=report|org|context|patch]
+#                        audits your tree instead and prints spatch's output
 #
 # Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5", ONLY=fuse_data,fuse_bufs
 
@@ -62,7 +66,10 @@ alias:
 cache:
 	@$(LAB) cache
 
+audit:
+	@coccinelle/audit.sh
+
 clean:
 	rm -rf build/obj build/img build/suite build/initrd build/logs
 
-.PHONY: all check check-full setup shell checkpatch static bisect xbuild alias cache clean
+.PHONY: all check check-full setup shell checkpatch static bisect xbuild alias cache audit clean

@@ -46,7 +46,7 @@ ALIAS_TESTS=-t,daemon_buffers_see_no_cross_alias,-t,alias_control_pipe_read,-t,a
 # micro-tests.
 CACHE_ARCHES=${CACHE_ARCHES-armv5}
 CACHE_SUITES=fuse_bufs,cache_rules
-CACHE_TESTS=$ALIAS_TESTS,-t,second_thread_loads_during_copy,-t,kmap_write_without_flush_dcache_page,-t,kmap_write_with_flush_dcache_page,-t,kmap_read_of_stores_after_pinning,-t,kmap_read_after_pinning_again
+CACHE_TESTS=$ALIAS_TESTS,-t,second_thread_loads_during_copy,-t,kmap_write_without_flush_dcache_page,-t,kmap_write_with_flush_dcache_page,-t,kmap_read_of_stores_after_pinning,-t,kmap_read_after_pinning_again,-t,user_events_enable_bit_is_seen
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
 export QUILT_PATCHES=$TOP/patches QUILT_SERIES=$TOP/series
@@ -54,7 +54,7 @@ export QUILT_PATCHES=$TOP/patches QUILT_SERIES=$TOP/series
 # Packages the lab needs on the host (Debian 12).
 HOST_PKGS="quilt qemu-system-x86 busybox-static flex bison bc libelf-dev
 libssl-dev cpio ccache codespell make gcc libc6-dev xz-utils python3 perl
-kmod file rsync"
+kmod file rsync coccinelle"
 
 step() { printf 'lab: %s\n' "$*"; }
 die() {
@@ -607,6 +607,25 @@ series_targets() {
 	done
 }
 
+# Of the targets given, those this configuration builds: directories, and
+# the objects in their directory's built-in.a.  What the series touches
+# outside the configuration is built by cmd_xbuild, whose configuration
+# has it (test/config/xbuild.config); each one left out is said.
+in_build() {
+	local obj=$1 t
+	shift
+	for t in "$@"; do
+		case $t in
+		*/) printf '%s ' "$t" ;;
+		*) if ar t "$obj/${t%/*}/built-in.a" 2>/dev/null | grep -qxF "$t"; then
+			printf '%s ' "$t"
+		   else
+			step "static: $t is not in this configuration (make xbuild builds it)" >&2
+		   fi ;;
+		esac
+	done
+}
+
 # Warnings of a W=1 C=2 log without line numbers, sorted: "W=1 file: text"
 # for the compiler's [-W...] and kernel-doc's, "sparse file: text" for sparse's.
 warnings_of() {
@@ -627,7 +646,7 @@ cmd_static() {
 	setup_sparse
 	obj=$B/obj/$KVER-$arch
 	[ -f "$obj/.config" ] || die "no configured $arch tree in $obj" "test/lab.sh kernel $arch stock"
-	dirs=$(series_targets "$KARCH")
+	dirs=$(in_build "$obj" $(series_targets "$KARCH"))
 	[ -n "$dirs" ] || { step "static: the series touches no C files"; return 0; }
 	for f in stock patched; do
 		tree_state "$f"
@@ -688,6 +707,44 @@ cmd_checkpatch() {
 		esac
 	done <"$log"
 	grep -q "^1\.\." "$log" || tap_ fail "checkpatch/ran" "$(cat "$log")" "./checkpatch.sh"
+}
+
+# The audit script: its unit tests, the proof that they can fail (each
+# rule broken on purpose), and FUSE's own sites on Debian's 7.2 before and
+# after the series (make audit runs it over whole trees).
+cmd_cocci() {
+	local line log out f rc
+	for f in run mutate; do
+		log=$B/logs/cocci-$f.tap
+		"$TOP/coccinelle/tests/$f.sh" >"$log" 2>&1 || true
+		while IFS= read -r line; do
+			case $line in
+			"ok "*) tap_ ok "cocci/$f/${line#ok * - }" ;;
+			"not ok "*) tap_ fail "cocci/$f/${line#not ok * - }" \
+				"$(awk -v l="$line" '$0 == l { f = 1; next } f && /^(not )?ok / { exit } f' "$log")" \
+				"coccinelle/tests/$f.sh" ;;
+			esac
+		done <"$log"
+		grep -q '^1\.\.' "$log" || tap_ fail "cocci/$f/ran" "$(cat "$log")" "coccinelle/tests/$f.sh"
+	done
+	tree_state stock
+	out=$(KSRC=$(ksrc) M=fs/fuse "$TOP/coccinelle/audit.sh" 2>&1) || true
+	if echo "$out" | grep -q '^fs/fuse/dev.c:[0-9:-]*: C3: fuse_copy_fill()' &&
+	   echo "$out" | grep -q '^fs/fuse/dev.c:[0-9:-]*: C2: fuse_copy_do()'; then
+		tap_ ok "cocci/audit/stock_fuse_flags_fuse_copy_fill_and_fuse_copy_do"
+	else
+		tap_ fail "cocci/audit/stock_fuse_flags_fuse_copy_fill_and_fuse_copy_do" "$out" \
+			"KSRC=$(ksrc) M=fs/fuse coccinelle/audit.sh"
+	fi
+	tree_state patched
+	out=$(KSRC=$(ksrc) M=fs/fuse "$TOP/coccinelle/audit.sh" 2>&1) && rc=0 || rc=$?
+	if [ "$rc" = 0 ] && ! echo "$out" | grep -q '^fs/fuse/'; then
+		tap_ ok "cocci/audit/patched_fuse_has_no_hit"
+	else
+		tap_ fail "cocci/audit/patched_fuse_has_no_hit" "$out" \
+			"test/lab.sh cocci (the tree patched: KSRC=$(ksrc) M=fs/fuse coccinelle/audit.sh)"
+	fi
+	tree_state stock
 }
 
 # Every patch of the series applies in order without fuzz and the tree
@@ -845,6 +902,7 @@ cmd_check() {
 	local f a
 	run_flavours stock patched
 	cmd_checkpatch
+	cmd_cocci
 	for a in ${STATIC_ARCHES:-x86_64}; do
 		cmd_bisect "$a"
 		cmd_static "$a"
@@ -894,9 +952,10 @@ static) rm -f "$B/logs/tap-state.json"; cmd_static "$@"; summary static ;;
 xbuild) rm -f "$B/logs/tap-state.json"; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary xbuild ;;
 bisect) rm -f "$B/logs/tap-state.json"; cmd_bisect "$@"; summary bisect ;;
 alias) cmd_plugin_runs alias $ALIAS_ARCHES ;;
+cocci) rm -f "$B/logs/tap-state.json"; cmd_setup; cmd_cocci; summary cocci ;;
 cache) cmd_plugin_runs cache $CACHE_ARCHES ;;
 check) cmd_check ;;
 check-full) STATIC_ARCHES=$ARCHES cmd_check ;;
 main) cmd_main ;;
-*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, alias, check, check-full, main)" ;;
+*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, alias, cache, cocci, check, check-full, main)" ;;
 esac

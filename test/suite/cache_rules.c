@@ -147,4 +147,86 @@ TEST_F(rules, kmap_read_after_pinning_again)
 	kread(_metadata, self, CACHETEST_REPIN, "nonzero/zero");
 }
 
+/*
+ * user_events (patch 0008): the kernel sets a process's enable bit through
+ * kmap_local_page() when the event is enabled. GUP's slow path has
+ * invalidated the process's lines of the word; set_bit() loads the word
+ * through the kernel's mapping (a read-allocate cache keeps the line) and
+ * stores to that line. Unless flush_dcache_page() writes it back, the
+ * process's next load misses and reads the old word from memory. No
+ * module needed; skips where the kernel has no user events.
+ */
+struct fl_user_reg {
+	uint32_t size;
+	uint8_t enable_bit;
+	uint8_t enable_size;
+	uint16_t flags;
+	uint64_t enable_addr;
+	uint64_t name_args;
+	uint32_t write_index;
+} __attribute__((__packed__));
+
+struct fl_user_unreg {
+	uint32_t size;
+	uint8_t disable_bit;
+	uint8_t reserved;
+	uint16_t reserved2;
+	uint64_t disable_addr;
+} __attribute__((__packed__));
+
+/* include/uapi/linux/user_events.h */
+#define FL_DIAG_IOCSREG		_IOWR('*', 0, struct fl_user_reg *)
+#define FL_DIAG_IOCSUNREG	_IOW('*', 2, struct fl_user_unreg *)
+#define FL_TRACING		"/sys/kernel/tracing"
+#define FL_UE_ENABLE		FL_TRACING "/events/user_events/fuselab_ue/enable"
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+TEST(user_events_enable_bit_is_seen)
+{
+	struct fl_user_reg reg = { .size = sizeof(reg), .enable_size = 4 };
+	struct fl_user_unreg unreg = { .size = sizeof(unreg) };
+	volatile uint32_t *word;
+	int fd;
+
+	fd = open(FL_TRACING "/user_events_data", O_RDWR);
+	if (fd < 0)
+		SKIP(return, "no %s/user_events_data: %s", FL_TRACING,
+		     strerror(errno));
+	word = mmap(NULL, FL_PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(word != MAP_FAILED);
+	user_fill((volatile uint32_t *)word, 0);
+	reg.enable_addr = (uintptr_t)word;
+	reg.name_args = (uintptr_t)"fuselab_ue u32 x";
+	ASSERT_EQ(0, ioctl(fd, FL_DIAG_IOCSREG, &reg))
+		TH_LOG("DIAG_IOCSREG: %s", strerror(errno));
+	fl_alias_reset();
+	fl_alias_tag((void *)word, FL_PAGE, true);
+	(void)user_sum(word);
+	fl_alias_open("cache_rules/user_events_enable_bit_is_seen",
+		      "nonzero/zero");
+	ASSERT_EQ(0, write_str(FL_UE_ENABLE, "1"))
+		TH_LOG("%s: %s", FL_UE_ENABLE, strerror(errno));
+	EXPECT_EQ(1u, word[0]);
+	fl_alias_close();
+	fl_alias_tag((void *)word, FL_PAGE, false);
+	EXPECT_EQ(0, write_str(FL_UE_ENABLE, "0"));
+	unreg.disable_addr = (uintptr_t)word;
+	EXPECT_EQ(0, ioctl(fd, FL_DIAG_IOCSUNREG, &unreg))
+		TH_LOG("DIAG_IOCSUNREG: %s", strerror(errno));
+	close(fd);
+	munmap((void *)word, FL_PAGE);
+}
+
 TEST_HARNESS_MAIN
