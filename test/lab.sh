@@ -617,7 +617,9 @@ in_build() {
 	for t in "$@"; do
 		case $t in
 		*/) printf '%s ' "$t" ;;
-		*) if ar t "$obj/${t%/*}/built-in.a" 2>/dev/null | grep -qxF "$t"; then
+		# a thin archive names its members by the path it was opened
+		# with; no grep -q: under pipefail, ar killed by SIGPIPE says no
+		*) if (cd "$obj" && ar t "${t%/*}/built-in.a" 2>/dev/null) | grep -cxF "$t" >/dev/null; then
 			printf '%s ' "$t"
 		   else
 			step "static: $t is not in this configuration (make xbuild builds it)" >&2
