@@ -251,9 +251,9 @@ kernel_key() {
 		echo "$KVER $full $(ksrc)"
 		cat "$TOP/test/arch/$LAB_ARCH.conf"
 		for p in $KCONFIG_FRAGMENTS; do cat "$TOP/test/config/$p"; done
-		# test/kmod/ is built with the kernel where modules are on
+		# the test modules are built with the kernel where modules are on
 		! (cd "$TOP/test/config" && grep -q '^CONFIG_MODULES=y' $KCONFIG_FRAGMENTS) ||
-			cat "$TOP"/test/kmod/*/*
+			cat $(kmod_dirs | sed 's|$|*|')
 		if [ "$flavour" = patched ]; then
 			cat "$TOP/series"
 			for p in $(series_patches); do cat "$TOP/patches/$p"; done
@@ -326,7 +326,10 @@ cmd_kernel() {
 	step "kernel $KVER $arch $flavour: built in $((SECONDS - t0)) s ($dir/image)"
 }
 
-# The test modules of test/kmod/ (one directory each), built W=1 against
+# The directories of the test modules: test/kmod/*/ and the bench's.
+kmod_dirs() { printf '%s\n' "$TOP"/test/kmod/*/ "$TOP/test/uaccess-bench/"; }
+
+# The test modules of kmod_dirs (one directory each), built W=1 against
 # the kernel just built (CONFIG_MODULES=y only) and packed as a cpio archive
 # of /lib/fuselab/*.ko that cmd_run appends to the initrd.
 build_kmods() {
@@ -336,8 +339,8 @@ build_kmods() {
 	kmake "$obj" -j"$JOBS" modules >"$log" 2>&1 ||
 		die "modules failed to build (see $log)" "test/lab.sh kernel $LAB_ARCH $flavour"
 	mkdir -p "$dir/kmod"
-	for src in "$TOP"/test/kmod/*/; do
-		m=$(basename "$src")
+	for src in $(kmod_dirs); do
+		m=$(sed -n 's/^obj-m := \(.*\)\.o$/\1/p' "$src/Kbuild")
 		out=$B/kmod/$KVER-$LAB_ARCH/$m
 		rm -rf "$out" && mkdir -p "$out" && cp "$src"/* "$out"/
 		kmake "$obj" M="$out" W=1 modules >"$out/build.log" 2>&1 ||
