@@ -22,6 +22,11 @@
 #   make cache           the cache model runs alone: loads an ARM926 D-cache
 #                        would get stale, stock vs patched, QEMU 10 plugin
 #                        (CACHE_ARCHES, default armv5)
+#   make bench           stock vs patched boots, alternately: instructions
+#                        (QEMU -icount) and throughput per byte of a null
+#                        FUSE server, and of copy_to_user, GUP + kmap,
+#                        kthread_use_mm and copy_to_iter (test/uaccess-bench):
+#                        docs/perf.md (BENCH_ARCHES, BENCH_ROUNDS, BENCH_MIB)
 #   make audit           coccinelle/gup_kmap_alias.cocci over Debian's 7.2
 #                        (stock and patched) and 6.1: docs/audit/*.md;
 #                        KSRC=<tree> [M=<dir>] [MODE=report|org|context|patch]
@@ -66,10 +71,13 @@ alias:
 cache:
 	@$(LAB) cache
 
+bench:
+	@$(LAB) bench
+
 audit:
 	@coccinelle/audit.sh
 
 clean:
 	rm -rf build/obj build/img build/suite build/initrd build/logs
 
-.PHONY: all check check-full setup shell checkpatch static bisect xbuild alias cache audit clean
+.PHONY: all check check-full setup shell checkpatch static bisect xbuild alias cache bench audit clean

@@ -17,6 +17,9 @@
 #   test/lab.sh xbuild [NAME...]          W=1 cross-builds of what the series touches, stock vs patched
 #                                         (x86_64 arm sh mips parisc arm64)
 #   test/lab.sh alias                     the alias runs alone (ALIAS_ARCHES)
+#   test/lab.sh bench                     stock vs patched, instructions and
+#                                         throughput: docs/perf.md (BENCH_ARCHES,
+#                                         BENCH_ROUNDS, BENCH_MIB)
 #   test/lab.sh check                     all of it, stock and patched, suite
 #                                         and Debian guest (DEBIAN_GUEST=0: not)
 #   test/lab.sh check-full                check + bisect and static on every
@@ -207,6 +210,8 @@ load_arch() {
 	DEB_ARCH= KDTB= CROSS_COMPILE= CROSS_PKG= ALIAS_ARGS= CACHE_ARGS=
 	# shellcheck source=arch/x86_64.conf
 	. "$conf"
+	# PROFILE=bench: test/config/bench.config on top, built apart
+	[ -z "${PROFILE:-}" ] || KCONFIG_FRAGMENTS="$KCONFIG_FRAGMENTS $PROFILE.config"
 }
 
 series_patches() {
@@ -241,7 +246,7 @@ kmake() {
 		CROSS_COMPILE="$CROSS_COMPILE" CC="ccache ${CROSS_COMPILE}gcc" "${@:2}"
 }
 
-img_dir() { echo "$B/img/$KVER-$1-$2"; }
+img_dir() { echo "$B/img/$KVER-$1-$2${PROFILE:+-$PROFILE}"; }
 
 # What a kernel image depends on, besides the sources' own version.
 kernel_key() {
@@ -261,19 +266,23 @@ kernel_key() {
 	} | sha256sum | cut -c1-16
 }
 
-# Every CONFIG_X=y|n that the fragments ask for must be in the .config.
+# Every CONFIG_X=y|n that the fragments ask for must be in the .config
+# (the last fragment that names an option wins, as in merge_config.sh).
 check_kconfig() {
 	local cfg=$1 frag line opt val bad=()
+	local -A want=()
 	for frag in $KCONFIG_FRAGMENTS; do
 		while IFS= read -r line; do
-			case $line in CONFIG_*=*) ;; *) continue ;; esac
-			opt=${line%%=*} val=${line#*=}
-			if [ "$val" = n ]; then
-				grep -q "^$opt=" "$cfg" && bad+=("$opt should be off")
-			else
-				grep -qx "$opt=$val" "$cfg" || bad+=("$opt=$val")
-			fi
+			case $line in CONFIG_*=*) want[${line%%=*}]=${line#*=} ;; esac
 		done <"$TOP/test/config/$frag"
+	done
+	for opt in "${!want[@]}"; do
+		val=${want[$opt]}
+		if [ "$val" = n ]; then
+			grep -q "^$opt=" "$cfg" && bad+=("$opt should be off")
+		else
+			grep -qx "$opt=$val" "$cfg" || bad+=("$opt=$val")
+		fi
 	done
 	printf '%s\n' "${bad[@]}"
 }
@@ -295,7 +304,7 @@ cmd_kernel() {
 		echo "$key" >"$dir/key"
 		return
 	fi
-	obj=$B/obj/$KVER-$arch
+	obj=$B/obj/$KVER-$arch${PROFILE:+-$PROFILE}
 	mkdir -p "$obj" "$B/logs"
 	tree_state "$flavour"
 	step "kernel $KVER $arch $flavour: configuring ($KCONFIG_BASE + $KCONFIG_FRAGMENTS)"
@@ -860,6 +869,71 @@ cmd_xbuild() {
 	done
 }
 
+# ------------------------------------------------------------------ bench
+
+# `make bench`: the stock and the patched kernel of PROFILE=bench (the
+# lab's configuration without its debug options) boot alternately,
+# BENCH_ROUNDS times each, in two kinds of run: "icount" (QEMU -icount
+# shift=0,sleep=off -smp 1: the guest's clock counts instructions, the
+# same from boot to boot) and "wall" (plain TCG: throughput, noisy). Each
+# boot runs fuse_bench and ubench in their bench mode; test/bench.py
+# turns the BENCH lines of every console log into docs/perf.md, its data
+# and its plots.
+BENCH_ARCHES=${BENCH_ARCHES:-x86_64 armv5}
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+BENCH_MIB=${BENCH_MIB:-8}
+
+cmd_bench() {
+	local a f r kind order args out=$B/bench n=0 total t0=$SECONDS
+	PROFILE=bench
+	cmd_setup
+	need_pkgs gnuplot-nox
+	rm -f "$B/logs/tap-state.json"
+	rm -rf "$out" && mkdir -p "$out"
+	for a in $BENCH_ARCHES; do
+		for f in stock patched; do cmd_kernel "$a" "$f"; done
+		cmd_suite "$a"
+	done
+	total=$(($(echo $BENCH_ARCHES | wc -w) * BENCH_ROUNDS * 4))
+	echo "TAP version 13"
+	for r in $(seq "$BENCH_ROUNDS"); do
+		# alternate which kernel goes first, round by round
+		order="stock patched"
+		[ $((r % 2)) = 1 ] || order="patched stock"
+		for a in $BENCH_ARCHES; do
+			load_arch "$a"
+			for kind in icount wall; do
+				args=$QEMU_ARGS
+				[ "$kind" = wall ] ||
+					args="$(echo "$QEMU_ARGS" | sed 's/-smp [0-9]*//') -smp 1 -icount shift=0,sleep=off"
+				for f in $order; do
+					n=$((n + 1))
+					step "bench: boot $n of $total: $a $f, $kind, round $r"
+					bench_boot "$a" "$f" "$args" "$out/$a-$f-$kind-r$r.log" "$kind-r$r"
+				done
+			done
+		done
+	done
+	step "bench: $total boots in $((SECONDS - t0)) s; writing docs/perf.md"
+	python3 "$TOP/test/bench.py" --out "$TOP/docs" "$out"/*.log ||
+		die "test/bench.py failed" "python3 test/bench.py --out docs build/bench/*.log"
+	summary bench
+}
+
+# One bench boot of ARCH's FLAVOUR kernel with QEMU arguments ARGS.
+bench_boot() {
+	local arch=$1 flavour=$2 args=$3 log=$4 tag=$5 dir initrd
+	dir=$(img_dir "$arch" "$flavour")
+	initrd=$B/initrd/$arch-$flavour-bench.cpio.gz
+	cat "$B/initrd/$arch-suite.cpio.gz" "$dir/kmod.cpio.gz" >"$initrd"
+	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour-bench-$tag" \
+		--qemu "$QEMU" --qemu-args "$args${KDTB:+ -dtb $dir/dtb}" --console "$CONSOLE" \
+		--kernel "$dir/image" --initrd "$initrd" \
+		--append "loglevel=4 fuselab.only=fuse_bench,ubench fuselab.args=bench,$BENCH_MIB" \
+		--timeout "${BOOT_TIMEOUT:-1800}" --suites "fuse_bench ubench" \
+		--log "$log" --state "$B/logs/tap-state.json"
+}
+
 summary() {
 	python3 - "$B/logs/tap-state.json" "$1" <<'EOF'
 import json, sys
@@ -959,8 +1033,9 @@ bisect) rm -f "$B/logs/tap-state.json"; cmd_bisect "$@"; summary bisect ;;
 alias) cmd_plugin_runs alias $ALIAS_ARCHES ;;
 cocci) rm -f "$B/logs/tap-state.json"; cmd_setup; cmd_cocci; summary cocci ;;
 cache) cmd_plugin_runs cache $CACHE_ARCHES ;;
+bench) cmd_bench ;;
 check) cmd_check ;;
 check-full) STATIC_ARCHES=$ARCHES cmd_check ;;
 main) cmd_main ;;
-*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, alias, cache, cocci, check, check-full, main)" ;;
+*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, alias, cache, cocci, bench, check, check-full, main)" ;;
 esac

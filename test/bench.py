@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn the console logs of `make bench` into docs/perf.md, its data and plots.
+
+Each log is one boot, named <arch>-<flavour>-<kind>-r<round>.log (kind:
+"icount", where the guest's nanosecond is one instruction, or "wall"), and
+holds the BENCH lines of test/suite/fuse_bench.c and
+test/uaccess-bench/ubench.c. Figures are medians over the rounds; ratios are
+patched/stock of those medians, or a mode over copy_{to,from}_user.
+
+    test/bench.py --out docs build/bench/*.log
+
+writes docs/perf.md, docs/perf/bench.tsv (every figure of every boot) and
+docs/perf/*.png (gnuplot), and exits non-zero if a boot is missing figures.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+
+NAME = re.compile(r"^(?P<arch>[^-]+)-(?P<flavour>stock|patched)-"
+                  r"(?P<kind>icount|wall)-r(?P<round>\d+)\.log$")
+BENCH = re.compile(r"BENCH (fuse|ubench) (.*)$")
+SIZES = [4096, 16384, 65536, 262144, 1048576]
+USIZES = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576]
+SERVERS = ["t1", "t2", "vec"]
+MODES = ["user", "gup", "kthread", "iter"]
+MODE_TEXT = {"user": "(a) copy_*_user", "gup": "(b) GUP + kmap",
+             "kthread": "(c) kthread_use_mm", "iter": "(d) copy_*_iter"}
+
+
+def size_text(n):
+    return f"{n >> 20} MiB" if n >= 1 << 20 else \
+        f"{n >> 10} KiB" if n >= 1024 else f"{n} B"
+
+
+def parse(paths):
+    """{key: [value per round]} for fuse and ubench figures (ns per byte)."""
+    fuse = defaultdict(list)
+    ub = defaultdict(list)
+    rows = []
+    problems = []
+    for p in sorted(paths):
+        m = NAME.match(os.path.basename(p))
+        if not m:
+            sys.exit(f"bench.py: {p}: not a bench log name")
+        g = m.groupdict()
+        nf = nu = 0
+        with open(p, errors="replace") as f:
+            for line in f:
+                b = BENCH.search(line.rstrip("\r\n"))
+                if not b:
+                    continue
+                kv = dict(x.split("=", 1) for x in b.group(2).split())
+                if b.group(1) == "fuse":
+                    v = int(kv["ns"]) / int(kv["bytes"])
+                    key = (g["arch"], g["kind"], g["flavour"], kv["dir"],
+                           kv["io"], kv["server"], int(kv["size"]))
+                    fuse[key].append(v)
+                    nf += 1
+                    rows.append((g["arch"], g["flavour"], g["kind"], g["round"],
+                                 "fuse", kv["dir"], f"{kv['io']}/{kv['server']}",
+                                 kv["size"], f"{v:.4f}", kv["requests"],
+                                 kv["max_request"]))
+                else:
+                    v = float(kv["ns_per_byte"])
+                    key = (g["arch"], g["kind"], g["flavour"], kv["dir"],
+                           kv["mode"], int(kv["size"]))
+                    ub[key].append(v)
+                    nu += 1
+                    rows.append((g["arch"], g["flavour"], g["kind"], g["round"],
+                                 "ubench", kv["dir"], kv["mode"], kv["size"],
+                                 f"{v:.4f}", "", ""))
+        want_f = 2 * 2 * len(SERVERS) * len(SIZES)
+        want_u = 2 * len(MODES) * len(USIZES)
+        if nf != want_f or nu != want_u:
+            problems.append(f"{p}: {nf} of {want_f} fuse and {nu} of {want_u} "
+                            "ubench figures")
+    return fuse, ub, rows, problems
+
+
+def med(d, key):
+    v = d.get(key)
+    return statistics.median(v) if v else None
+
+
+def spread(d, kind):
+    """Largest (max - min) / median over the rounds of one figure."""
+    worst = 0.0
+    for k, v in d.items():
+        if k[1] == kind and len(v) > 1 and statistics.median(v):
+            worst = max(worst, (max(v) - min(v)) / statistics.median(v))
+    return worst
+
+
+def fmt(x, nd=3):
+    return "n/a" if x is None else f"{x:.{nd}f}"
+
+
+def ratio(a, b):
+    return None if a is None or b is None or not b else a / b
+
+
+def fuse_tables(fuse, ub, arch, out):
+    floor = {  # FUSE read takes the reply with copy_from_user; write gives it with copy_to_user
+        "read": lambda s: med(ub, (arch, "icount", "stock", "write", "user", s)),
+        "write": lambda s: med(ub, (arch, "icount", "stock", "read", "user", s)),
+    }
+    out.append(f"#### {arch}: instructions per byte, one server thread "
+               "(-icount; median of the rounds)\n")
+    out.append("| op | I/O | size | stock | patched | patched/stock | floor | "
+               "stock / floor | patched / floor | patched - stock, per 4 KiB |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for d in ("read", "write"):
+        for io in ("cache", "dio"):
+            for s in SIZES:
+                st = med(fuse, (arch, "icount", "stock", d, io, "t1", s))
+                pa = med(fuse, (arch, "icount", "patched", d, io, "t1", s))
+                fl = floor[d](s)
+                diff = None if st is None or pa is None else (pa - st) * 4096
+                out.append(f"| {d} | {io} | {size_text(s)} | {fmt(st)} | {fmt(pa)} | "
+                           f"**{fmt(ratio(pa, st))}** | {fmt(fl)} | {fmt(ratio(st, fl), 2)} | "
+                           f"{fmt(ratio(pa, fl), 2)} | {fmt(diff, 0)} |")
+    out.append("")
+    out.append(f"#### {arch}: patched/stock instructions per byte, every server\n")
+    out.append("| op | I/O | size | 1 thread | 2 threads | ~1 KiB iovecs |")
+    out.append("|---|---|---:|---:|---:|---:|")
+    for d in ("read", "write"):
+        for io in ("cache", "dio"):
+            for s in SIZES:
+                cells = []
+                for srv in SERVERS:
+                    cells.append(fmt(ratio(
+                        med(fuse, (arch, "icount", "patched", d, io, srv, s)),
+                        med(fuse, (arch, "icount", "stock", d, io, srv, s)))))
+                out.append(f"| {d} | {io} | {size_text(s)} | " + " | ".join(cells) + " |")
+    out.append("")
+    out.append(f"#### {arch}: throughput, MB/s in the guest (plain TCG, one "
+               "server thread; median of the rounds)\n")
+    out.append("| op | I/O | size | stock | patched | patched/stock |")
+    out.append("|---|---|---:|---:|---:|---:|")
+    for d in ("read", "write"):
+        for io in ("cache", "dio"):
+            for s in SIZES:
+                st = med(fuse, (arch, "wall", "stock", d, io, "t1", s))
+                pa = med(fuse, (arch, "wall", "patched", d, io, "t1", s))
+                mst = 1000 / st if st else None
+                mpa = 1000 / pa if pa else None
+                out.append(f"| {d} | {io} | {size_text(s)} | {fmt(mst, 1)} | "
+                           f"{fmt(mpa, 1)} | {fmt(ratio(mpa, mst))} |")
+    out.append("")
+
+
+def ubench_tables(ub, arch, out):
+    for fl in ("stock", "patched"):
+        out.append(f"#### {arch}: test/uaccess-bench on the {fl} kernel, "
+                   "instructions per byte (-icount) and ratio to (a)\n")
+        out.append("| dir | size | (a) copy_*_user | (b)/(a) GUP + kmap | "
+                   "(c)/(a) kthread_use_mm | (d)/(a) copy_*_iter |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for d in ("read", "write"):
+            for s in USIZES:
+                a = med(ub, (arch, "icount", fl, d, "user", s))
+                cells = [fmt(ratio(med(ub, (arch, "icount", fl, d, m, s)), a), 2)
+                         for m in ("gup", "kthread", "iter")]
+                out.append(f"| {d} | {size_text(s)} | {fmt(a)} | " +
+                           " | ".join(cells) + " |")
+        out.append("")
+
+
+def write_dat(path, header, rows):
+    with open(path, "w") as f:
+        f.write("# " + "\t".join(header) + "\n")
+        for r in rows:
+            f.write("\t".join("nan" if x is None else f"{x}" for x in r) + "\n")
+
+
+def xtics(sizes):
+    return "set xtics (" + ", ".join(f"'{size_text(x)}' {x}" for x in sizes) + "); "
+
+
+def plots(fuse, ub, arches, pdir):
+    """gnuplot PNGs; returns their file names."""
+    term = "pngcairo size 900,560 font ',10'"
+    probe = subprocess.run(["gnuplot", "-e", "set terminal pngcairo"],
+                           capture_output=True, text=True)
+    if probe.returncode:
+        term = "png size 900,560"
+    made = []
+    for arch in arches:
+        for d in ("read", "write"):
+            fl_dir = "write" if d == "read" else "read"
+            rows = []
+            for s in SIZES:
+                r = [s]
+                for io in ("cache", "dio"):
+                    for f in ("stock", "patched"):
+                        r.append(med(fuse, (arch, "icount", f, d, io, "t1", s)))
+                r.append(med(ub, (arch, "icount", "stock", fl_dir, "user", s)))
+                for io in ("cache", "dio"):
+                    for f in ("stock", "patched"):
+                        v = med(fuse, (arch, "wall", f, d, io, "t1", s))
+                        r.append(1000 / v if v else None)
+                rows.append(r)
+            dat = f"fuse-{arch}-{d}.dat"
+            write_dat(os.path.join(pdir, dat),
+                      ["size", "cache_stock", "cache_patched", "dio_stock",
+                       "dio_patched", "floor", "mbs_cache_stock",
+                       "mbs_cache_patched", "mbs_dio_stock", "mbs_dio_patched"],
+                      rows)
+            for what, cols, ylabel, png in (
+                    ("instructions", (2, 3, 4, 5, 6), "guest instructions per byte",
+                     f"fuse-{arch}-{d}-instructions.png"),
+                    ("throughput", (7, 8, 9, 10), "MB/s in the guest (TCG)",
+                     f"fuse-{arch}-{d}-throughput.png")):
+                titles = ["page cache, stock", "page cache, patched",
+                          "direct I/O, stock", "direct I/O, patched",
+                          f"floor: copy_{'from' if d == 'read' else 'to'}_user"]
+                lines = ", ".join(
+                    f"'{dat}' using 1:{c} with linespoints title \"{titles[c - cols[0]]}\""
+                    for c in cols)
+                script = (f"set terminal {term} noenhanced; set output '{png}'; "
+                          "set logscale x 2; set grid; set key top right; " + xtics(SIZES) +
+                          f"set xlabel 'bytes per {d}() call'; set ylabel '{ylabel}'; "
+                          "set yrange [0:*]; "
+                          f"set title 'FUSE {d}, null server, {arch}: {what}'; "
+                          f"plot {lines}")
+                subprocess.run(["gnuplot", "-e", script], cwd=pdir, check=True)
+                made.append(png)
+        rows = []
+        for s in USIZES:
+            r = [s]
+            for d in ("read", "write"):
+                for m in MODES:
+                    r.append(med(ub, (arch, "icount", "stock", d, m, s)))
+            rows.append(r)
+        dat = f"ubench-{arch}.dat"
+        write_dat(os.path.join(pdir, dat),
+                  ["size"] + [f"{d}_{m}" for d in ("read", "write") for m in MODES],
+                  rows)
+        png = f"ubench-{arch}.png"
+        script = (f"set terminal {term.replace('900,560', '1200,520')} noenhanced; "
+                  f"set output '{png}'; set multiplot layout 1,2 "
+                  f"title 'test/uaccess-bench, {arch}, stock kernel (-icount)'; "
+                  "set logscale x 2; set logscale y 2; set grid; set key top right; " +
+                  xtics(USIZES[::2]) + "set xlabel 'bytes per call'; "
+                  "set ylabel 'guest instructions per byte'; ")
+        for i, d in enumerate(("read", "write")):
+            lines = ", ".join(
+                f"'{dat}' using 1:{2 + i * 4 + j} with linespoints title \"{MODE_TEXT[m]}\""
+                for j, m in enumerate(MODES))
+            script += (f"set title '{d}(): kernel {'to' if d == 'read' else 'from'} user'; "
+                       f"plot {lines}; ")
+        script += "unset multiplot"
+        subprocess.run(["gnuplot", "-e", script], cwd=pdir, check=True)
+        made.append(png)
+    return made
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True, help="the docs directory")
+    ap.add_argument("logs", nargs="+")
+    a = ap.parse_args()
+    fuse, ub, rows, problems = parse(a.logs)
+    arches = sorted({k[0] for k in fuse} | {k[0] for k in ub},
+                    key=lambda x: (x != "x86_64", x))
+    rounds = defaultdict(set)
+    for p in a.logs:
+        g = NAME.match(os.path.basename(p)).groupdict()
+        rounds[g["arch"]].add(g["round"])
+    pdir = os.path.join(a.out, "perf")
+    os.makedirs(pdir, exist_ok=True)
+    with open(os.path.join(pdir, "bench.tsv"), "w") as f:
+        f.write("# arch\tflavour\tkind\tround\tbench\tdir\tvariant\tsize\t"
+                "ns_per_byte\trequests\tmax_request\n")
+        for r in rows:
+            f.write("\t".join(r) + "\n")
+    pngs = plots(fuse, ub, arches, pdir)
+
+    out = []
+    out.append("# Performance: stock against patched\n")
+    out.append("Generated by `make bench` (test/bench.py) from "
+               f"{len(a.logs)} boots: {', '.join(f'{x} ({len(rounds[x])} rounds)' for x in arches)}. "
+               "Do not edit: run `make bench` again.\n")
+    out.append(open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 "bench-method.md")).read())
+    out.append("## Repeatability\n")
+    out.append(f"Largest spread of one figure over the rounds, (max - min) / median: "
+               f"{spread(fuse, 'icount') * 100:.2f} % (FUSE, -icount), "
+               f"{spread(ub, 'icount') * 100:.2f} % (uaccess-bench, -icount), "
+               f"{spread(fuse, 'wall') * 100:.0f} % (FUSE, plain TCG).\n")
+    if problems:
+        out.append("Boots with missing figures:\n")
+        out += [f"- {p}" for p in problems] + [""]
+    out.append("## FUSE through /dev/fuse\n")
+    for arch in arches:
+        fuse_tables(fuse, ub, arch, out)
+        for d in ("read", "write"):
+            out.append(f"![FUSE {d}, {arch}, instructions](perf/fuse-{arch}-{d}-instructions.png)\n")
+            out.append(f"![FUSE {d}, {arch}, throughput](perf/fuse-{arch}-{d}-throughput.png)\n")
+    out.append("## The four copy methods (test/uaccess-bench)\n")
+    for arch in arches:
+        ubench_tables(ub, arch, out)
+        out.append(f"![uaccess-bench, {arch}](perf/ubench-{arch}.png)\n")
+    out.append("## Raw data\n")
+    out.append("`perf/bench.tsv`: every figure of every boot (ns per byte: "
+               "instructions per byte in the icount boots); `perf/*.dat`: the "
+               "medians each plot draws.\n")
+    with open(os.path.join(a.out, "perf.md"), "w") as f:
+        f.write("\n".join(out))
+    print(f"bench.py: {os.path.join(a.out, 'perf.md')}, {len(rows)} figures, "
+          f"{len(pngs)} plots")
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
