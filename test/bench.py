@@ -88,12 +88,27 @@ def med(d, key):
 
 
 def spread(d, kind):
-    """Largest (max - min) / median over the rounds of one figure."""
-    worst = 0.0
+    """(largest (max - min) / median over the rounds of one figure, its key,
+    how many figures are within 0.1 %, how many figures)."""
+    worst, which, close, n = 0.0, None, 0, 0
     for k, v in d.items():
-        if k[1] == kind and len(v) > 1 and statistics.median(v):
-            worst = max(worst, (max(v) - min(v)) / statistics.median(v))
-    return worst
+        if k[1] != kind or len(v) < 2 or not statistics.median(v):
+            continue
+        x = (max(v) - min(v)) / statistics.median(v)
+        n += 1
+        close += x <= 0.001
+        if x > worst:
+            worst, which = x, k
+    return worst, which, close, n
+
+
+def spread_text(d, kind, what):
+    worst, which, close, n = spread(d, kind)
+    if not n:
+        return f"{what}: one round, no spread"
+    where = " ".join(str(x) for x in which) if which else ""
+    return (f"{what}: {close} of {n} figures within 0.1 %, the largest spread "
+            f"{worst * 100:.2f} % ({where})")
 
 
 def fmt(x, nd=3):
@@ -102,6 +117,19 @@ def fmt(x, nd=3):
 
 def ratio(a, b):
     return None if a is None or b is None or not b else a / b
+
+
+def points():
+    """(op, I/O, size) of every FUSE table row, in order."""
+    for d in ("read", "write"):
+        for io in ("cache", "dio"):
+            for s in SIZES:
+                yield d, io, s
+
+
+def pair(fuse, arch, kind, d, io, srv, s):
+    """(stock, patched) medians of one FUSE figure."""
+    return tuple(med(fuse, (arch, kind, f, d, io, srv, s)) for f in ("stock", "patched"))
 
 
 def fuse_tables(fuse, ub, arch, out):
@@ -114,43 +142,31 @@ def fuse_tables(fuse, ub, arch, out):
     out.append("| op | I/O | size | stock | patched | patched/stock | floor | "
                "stock / floor | patched / floor | patched - stock, per 4 KiB |")
     out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for d in ("read", "write"):
-        for io in ("cache", "dio"):
-            for s in SIZES:
-                st = med(fuse, (arch, "icount", "stock", d, io, "t1", s))
-                pa = med(fuse, (arch, "icount", "patched", d, io, "t1", s))
-                fl = floor[d](s)
-                diff = None if st is None or pa is None else (pa - st) * 4096
-                out.append(f"| {d} | {io} | {size_text(s)} | {fmt(st)} | {fmt(pa)} | "
-                           f"**{fmt(ratio(pa, st))}** | {fmt(fl)} | {fmt(ratio(st, fl), 2)} | "
-                           f"{fmt(ratio(pa, fl), 2)} | {fmt(diff, 0)} |")
+    for d, io, s in points():
+        st, pa = pair(fuse, arch, "icount", d, io, "t1", s)
+        fl = floor[d](s)
+        diff = None if st is None or pa is None else (pa - st) * 4096
+        out.append(f"| {d} | {io} | {size_text(s)} | {fmt(st)} | {fmt(pa)} | "
+                   f"**{fmt(ratio(pa, st))}** | {fmt(fl)} | {fmt(ratio(st, fl), 2)} | "
+                   f"{fmt(ratio(pa, fl), 2)} | {fmt(diff, 0)} |")
     out.append("")
     out.append(f"#### {arch}: patched/stock instructions per byte, every server\n")
     out.append("| op | I/O | size | 1 thread | 2 threads | ~1 KiB iovecs |")
     out.append("|---|---|---:|---:|---:|---:|")
-    for d in ("read", "write"):
-        for io in ("cache", "dio"):
-            for s in SIZES:
-                cells = []
-                for srv in SERVERS:
-                    cells.append(fmt(ratio(
-                        med(fuse, (arch, "icount", "patched", d, io, srv, s)),
-                        med(fuse, (arch, "icount", "stock", d, io, srv, s)))))
-                out.append(f"| {d} | {io} | {size_text(s)} | " + " | ".join(cells) + " |")
+    for d, io, s in points():
+        cells = [fmt(ratio(*pair(fuse, arch, "icount", d, io, srv, s)[::-1]))
+                 for srv in SERVERS]
+        out.append(f"| {d} | {io} | {size_text(s)} | " + " | ".join(cells) + " |")
     out.append("")
     out.append(f"#### {arch}: throughput, MB/s in the guest (plain TCG, one "
                "server thread; median of the rounds)\n")
     out.append("| op | I/O | size | stock | patched | patched/stock |")
     out.append("|---|---|---:|---:|---:|---:|")
-    for d in ("read", "write"):
-        for io in ("cache", "dio"):
-            for s in SIZES:
-                st = med(fuse, (arch, "wall", "stock", d, io, "t1", s))
-                pa = med(fuse, (arch, "wall", "patched", d, io, "t1", s))
-                mst = 1000 / st if st else None
-                mpa = 1000 / pa if pa else None
-                out.append(f"| {d} | {io} | {size_text(s)} | {fmt(mst, 1)} | "
-                           f"{fmt(mpa, 1)} | {fmt(ratio(mpa, mst))} |")
+    for d, io, s in points():
+        mst, mpa = (1000 / x if x else None
+                    for x in pair(fuse, arch, "wall", d, io, "t1", s))
+        out.append(f"| {d} | {io} | {size_text(s)} | {fmt(mst, 1)} | "
+                   f"{fmt(mpa, 1)} | {fmt(ratio(mpa, mst))} |")
     out.append("")
 
 
@@ -169,6 +185,41 @@ def ubench_tables(ub, arch, out):
                 out.append(f"| {d} | {size_text(s)} | {fmt(a)} | " +
                            " | ".join(cells) + " |")
         out.append("")
+
+
+def summary(fuse, ub, arches, out):
+    """The headline: ranges of the ratios, computed from the tables below."""
+    out.append("## Summary\n")
+    out.append("| arch | op | patched/stock instructions per byte, 4 KiB .. 1 MiB, "
+               "page cache and direct I/O, 1 and 2 threads | ... with ~1 KiB iovecs | "
+               "patched/stock MB/s (plain TCG, 1 thread) |")
+    out.append("|---|---|---:|---:|---:|")
+    for arch in arches:
+        for d in ("read", "write"):
+            def rng(kind, servers, inv=False):
+                r = [ratio(*pair(fuse, arch, kind, op, io, srv, sz)[::-1])
+                     for op, io, sz in points() if op == d for srv in servers]
+                r = [1 / x if inv else x for x in r if x]
+                return f"{min(r):.2f} .. {max(r):.2f}" if r else "n/a"
+            out.append(f"| {arch} | {d} | {rng('icount', ('t1', 't2'))} | "
+                       f"{rng('icount', ('vec',))} | {rng('wall', ('t1',), True)} |")
+    out.append("")
+    out.append("| arch | dir | (b)/(a) GUP + kmap at 4 KiB / 1 MiB | (c)/(a) kthread_use_mm "
+               "at 64 B / 4 KiB / 1 MiB | (d)/(a) copy_*_iter at 4 KiB / 1 MiB |")
+    out.append("|---|---|---:|---:|---:|")
+    for arch in arches:
+        for d in ("read", "write"):
+            def r(m, sz):
+                return fmt(ratio(med(ub, (arch, "icount", "stock", d, m, sz)),
+                                 med(ub, (arch, "icount", "stock", d, "user", sz))), 2)
+            out.append(f"| {arch} | {d} | {r('gup', 4096)} / {r('gup', 1 << 20)} | "
+                       f"{r('kthread', 64)} / {r('kthread', 4096)} / {r('kthread', 1 << 20)} | "
+                       f"{r('iter', 4096)} / {r('iter', 1 << 20)} |")
+    out.append("")
+    out.append("In the instruction columns, below 1 means that the patched kernel "
+               "executes fewer instructions per byte; in the MB/s column, above 1 means "
+               "that it moves more. The module's ratios are instructions, on the stock "
+               "kernel.\n")
 
 
 def write_dat(path, header, rows):
@@ -286,13 +337,14 @@ def main():
     out.append("Generated by `make bench` (test/bench.py) from "
                f"{len(a.logs)} boots: {', '.join(f'{x} ({len(rounds[x])} rounds)' for x in arches)}. "
                "Do not edit: run `make bench` again.\n")
+    summary(fuse, ub, arches, out)
     out.append(open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                  "bench-method.md")).read())
     out.append("## Repeatability\n")
-    out.append(f"Largest spread of one figure over the rounds, (max - min) / median: "
-               f"{spread(fuse, 'icount') * 100:.2f} % (FUSE, -icount), "
-               f"{spread(ub, 'icount') * 100:.2f} % (uaccess-bench, -icount), "
-               f"{spread(fuse, 'wall') * 100:.0f} % (FUSE, plain TCG).\n")
+    out.append("Spread of a figure over the rounds, (max - min) / median:\n")
+    out.append(f"- {spread_text(fuse, 'icount', 'FUSE, -icount')};")
+    out.append(f"- {spread_text(ub, 'icount', 'uaccess-bench, -icount')};")
+    out.append(f"- {spread_text(fuse, 'wall', 'FUSE, plain TCG')}.\n")
     if problems:
         out.append("Boots with missing figures:\n")
         out += [f"- {p}" for p in problems] + [""]

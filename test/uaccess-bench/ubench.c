@@ -7,9 +7,9 @@
  *                              gets -EFAULT/-EINVAL, and the kernel thread
  *                              survives a caller that is signalled, killed
  *                              or unmaps its buffer while it waits
- *   ubench bench [rounds]      ns per byte of each mode from 64 B to 1 MiB,
+ *   ubench bench               ns per byte of each mode from 64 B to 1 MiB,
  *                              read (kernel -> user) and write (user ->
- *                              kernel), median of @rounds (3), with the
+ *                              kernel), median of 3 rounds, with the
  *                              ratio to copy_{to,from}_user(); one line
  *                              "BENCH ubench ..." per point, and a TAP line
  *                              per point whose data was verified
@@ -421,6 +421,6 @@ static int bench(int rounds)
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "bench"))
-		return bench(argc > 2 ? atoi(argv[2]) : 3);
+		return bench(3);
 	return test_harness_run(argc, argv);
 }
