@@ -914,7 +914,7 @@ cmd_bench() {
 			done
 		done
 	done
-	step "bench: $total boots in $((SECONDS - t0)) s; writing docs/perf.md"
+	step "bench: $total boots done, $((SECONDS - t0)) s with the kernel builds; writing docs/perf.md"
 	python3 "$TOP/test/bench.py" --out "$TOP/docs" "$out"/*.log ||
 		die "test/bench.py failed" "python3 test/bench.py --out docs build/bench/*.log"
 	summary bench
