@@ -31,8 +31,17 @@
 #                        (stock and patched) and 6.1: docs/audit/*.md;
 #                        KSRC=<tree> [M=<dir>] [MODE=report|org|context|patch]
 #                        audits your tree instead and prints spatch's output
+#   make check-stable    the 6.1 backport (stable/6.1/): its suite boots
+#                        stock and patched, per-patch builds, checkpatch, the
+#                        cross-builds (Debian's armel marvell config, sh),
+#                        make mail; its host-side checks are in make check
+#   make mail            the series as mails in outgoing/v<V>/, cover letter,
+#                        To/Cc from get_maintainer.pl, trailers from your git
+#                        config (user.name, user.email, fuselab.trailer);
+#                        never sends. KVER=6.1: the backport; V=2: v2
 #
-# Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5", ONLY=fuse_data,fuse_bufs
+# Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5", ONLY=fuse_data,fuse_bufs,
+# KVER=6.1 (the backport)
 
 LAB := test/lab.sh
 ARCH ?= x86_64
@@ -77,7 +86,14 @@ bench:
 audit:
 	@coccinelle/audit.sh
 
+check-stable:
+	@KVER=$(or $(KVER),6.1) $(LAB) check-stable
+
+mail:
+	@$(LAB) mail
+
 clean:
 	rm -rf build/obj build/img build/suite build/initrd build/logs
 
-.PHONY: all check check-full setup shell checkpatch static bisect xbuild alias cache bench audit clean
+.PHONY: all check check-full setup shell checkpatch static bisect xbuild alias cache bench audit \
+	check-stable mail clean

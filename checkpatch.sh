@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Run the kernel's scripts/checkpatch.pl --strict over every patch of
-# `series`, in order, with Debian's codespell dictionary. Any ERROR, WARNING
-# or CHECK fails. KSRC=<tree> picks the tree whose checkpatch is used.
+# `series` (KVER=6.1: of stable/6.1/series, the backport), in order, with
+# Debian's codespell dictionary. Any ERROR, WARNING or CHECK fails.
+# KSRC=<tree> picks the tree whose checkpatch is used (default: KVER's).
 set -euo pipefail
 top=$(cd "$(dirname "$0")" && pwd)
-ksrc=${KSRC:-$top/build/src/linux-source-${KVER:-7.2}}
+kver=${KVER:-7.2}
+case $kver in
+7.2) dir=$top ;;
+*) dir=$top/stable/$kver ;;
+esac
+[ -f "$dir/series" ] || { echo "checkpatch: Linux $kver has no series ($dir/series)" >&2; exit 1; }
+ksrc=${KSRC:-$top/build/src/linux-source-$kver}
 dict=/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt
 
 [ -x "$ksrc/scripts/checkpatch.pl" ] ||
@@ -13,11 +20,11 @@ dict=/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt
 [ -f "$dict" ] ||
 	{ echo "checkpatch: no codespell dictionary $dict (apt-get install codespell)" >&2; exit 1; }
 
-patches=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$top/series" | awk '{print $1}')
+patches=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$dir/series" | awk '{print $1}')
 n=0 bad=0
 for p in $patches; do
 	n=$((n + 1))
-	[ -f "$top/patches/$p" ] || { echo "checkpatch: $p: listed in series, missing in patches/"; bad=$((bad + 1)); continue; }
+	[ -f "$dir/patches/$p" ] || { echo "checkpatch: $p: listed in series, missing in $dir/patches/"; bad=$((bad + 1)); continue; }
 	# The submitter adds Signed-off-by when mailing: do not ask for it here.
 	# Debian's tree has no git history, so checkpatch cannot look up the
 	# ids of Fixes: and "commit <id>" lines (UNKNOWN_COMMIT_ID); their
@@ -26,7 +33,7 @@ for p in $patches; do
 	if out=$(cd "$ksrc" && scripts/checkpatch.pl --strict --no-signoff \
 		--ignore UNKNOWN_COMMIT_ID \
 		--codespell --codespellfile "$dict" --terse --show-types \
-		"$top/patches/$p" 2>&1); then
+		"$dir/patches/$p" 2>&1); then
 		echo "ok $n - $p"
 	else
 		echo "not ok $n - $p"

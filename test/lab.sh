@@ -52,12 +52,18 @@ CACHE_SUITES=fuse_bufs,cache_rules
 CACHE_TESTS=$ALIAS_TESTS,-t,second_thread_loads_during_copy,-t,kmap_write_without_flush_dcache_page,-t,kmap_write_with_flush_dcache_page,-t,kmap_read_of_stores_after_pinning,-t,kmap_read_after_pinning_again,-t,user_events_enable_bit_is_seen
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
-export QUILT_PATCHES=$TOP/patches QUILT_SERIES=$TOP/series
+# The series of KVER: mainline's at the top, a backport under stable/<KVER>/.
+# KTAG prefixes the TAP names of a backport's checks (series/6.1/...).
+case $KVER in
+7.2) SERIES_DIR=$TOP KTAG= ;;
+*) SERIES_DIR=$TOP/stable/$KVER KTAG=$KVER/ ;;
+esac
+export QUILT_PATCHES=$SERIES_DIR/patches QUILT_SERIES=$SERIES_DIR/series
 
 # Packages the lab needs on the host (Debian 12).
 HOST_PKGS="quilt qemu-system-x86 busybox-static flex bison bc libelf-dev
 libssl-dev cpio ccache codespell make gcc libc6-dev xz-utils python3 perl
-kmod file rsync coccinelle"
+kmod file rsync coccinelle git"
 
 step() { printf 'lab: %s\n' "$*"; }
 die() {
@@ -210,13 +216,15 @@ load_arch() {
 	DEB_ARCH= KDTB= CROSS_COMPILE= CROSS_PKG= ALIAS_ARGS= CACHE_ARGS=
 	# shellcheck source=arch/x86_64.conf
 	. "$conf"
+	# what an older kernel lacks (test/config/<KVER>.config), then
 	# PROFILE=bench: test/config/bench.config on top, built apart
+	[ ! -f "$TOP/test/config/$KVER.config" ] || KCONFIG_FRAGMENTS="$KCONFIG_FRAGMENTS $KVER.config"
 	[ -z "${PROFILE:-}" ] || KCONFIG_FRAGMENTS="$KCONFIG_FRAGMENTS $PROFILE.config"
 }
 
 series_patches() {
-	[ -f "$TOP/series" ] || return 0
-	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$TOP/series" | awk '{print $1}'
+	[ -f "$QUILT_SERIES" ] || die "Linux $KVER has no series ($QUILT_SERIES)"
+	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$QUILT_SERIES" | awk '{print $1}'
 }
 
 quilt_() { (cd "$(ksrc)" && quilt --quiltrc=- "$@"); }
@@ -260,8 +268,8 @@ kernel_key() {
 		! (cd "$TOP/test/config" && grep -q '^CONFIG_MODULES=y' $KCONFIG_FRAGMENTS) ||
 			cat $(kmod_dirs | sed 's|$|*|')
 		if [ "$flavour" = patched ]; then
-			cat "$TOP/series"
-			for p in $(series_patches); do cat "$TOP/patches/$p"; done
+			cat "$QUILT_SERIES"
+			for p in $(series_patches); do cat "$QUILT_PATCHES/$p"; done
 		fi
 	} | sha256sum | cut -c1-16
 }
@@ -398,7 +406,7 @@ cmd_suite() {
 	}
 	list=$(make -s -C "$TOP/test/suite" list)
 	mkdir -p "$B/initrd"
-	root=$B/initrd/$arch-suite.list
+	root=$B/initrd/$KVER-$arch-suite.list
 	{
 		echo "dir /dev 0755 0 0"
 		echo "nod /dev/console 0600 0 0 c 5 1"
@@ -409,9 +417,9 @@ cmd_suite() {
 		for t in $list; do echo "file /fuselab/$t $out/$t 0755 0 0"; done
 	} >"$root"
 	echo "$list" >"$out/tests"
-	"$(gen_init_cpio)" "$root" | gzip -1 >"$B/initrd/$arch-suite.cpio.gz.tmp"
-	mv "$B/initrd/$arch-suite.cpio.gz.tmp" "$B/initrd/$arch-suite.cpio.gz"
-	step "suite $arch: $(echo $list | wc -w) binaries in build/initrd/$arch-suite.cpio.gz"
+	"$(gen_init_cpio)" "$root" | gzip -1 >"$B/initrd/$KVER-$arch-suite.cpio.gz.tmp"
+	mv "$B/initrd/$KVER-$arch-suite.cpio.gz.tmp" "$B/initrd/$KVER-$arch-suite.cpio.gz"
+	step "suite $arch: $(echo $list | wc -w) binaries in build/initrd/$KVER-$arch-suite.cpio.gz"
 }
 
 # The static busybox for the guest: the host's for amd64, otherwise
@@ -452,14 +460,14 @@ cmd_run() {
 	append="loglevel=4"
 	case $guest in
 	suite)
-		initrd=$B/initrd/$arch-suite.cpio.gz
+		initrd=$B/initrd/$KVER-$arch-suite.cpio.gz
 		suites=$(echo "${ONLY:-$(cat "$B/suite/$KVER-$arch/tests")}" | tr , ' ')
 		append="$append ${ONLY:+fuselab.only=$ONLY} ${ARGS:+fuselab.args=$ARGS} ${BREAK:+fuselab.break=$BREAK}"
 		;;
 	alias)
 		# the suite's alias windows, with the alias plugin in QEMU
 		[ -n "$ALIAS_ARGS" ] || die "test/arch/$arch.conf sets no ALIAS_ARGS"
-		initrd=$B/initrd/$arch-suite.cpio.gz
+		initrd=$B/initrd/$KVER-$arch-suite.cpio.gz
 		suites=$(echo "${ONLY:-$ALIAS_SUITES}" | tr , ' ')
 		append="$append fuselab.only=${ONLY:-$ALIAS_SUITES} fuselab.args=${ARGS:-$ALIAS_TESTS}"
 		tag=-alias
@@ -469,7 +477,7 @@ cmd_run() {
 	cache)
 		# the same windows and more, in QEMU 10 with the ARM926 cache model
 		[ "$arch" = armv5 ] || die "the cache model is an ARM926's: armv5 only"
-		initrd=$B/initrd/$arch-suite.cpio.gz
+		initrd=$B/initrd/$KVER-$arch-suite.cpio.gz
 		suites=$(echo "${ONLY:-$CACHE_SUITES}" | tr , ' ')
 		append="$append fuselab.only=${ONLY:-$CACHE_SUITES} fuselab.args=${ARGS:-$CACHE_TESTS}"
 		tag=-cache
@@ -493,8 +501,8 @@ cmd_run() {
 	[ -z "$KDTB" ] || extra="$extra -dtb $dir/dtb"
 	if [ "$guest" != debian ] && [ -f "$dir/kmod.cpio.gz" ]; then
 		# this kernel's test modules, as a second archive
-		cat "$initrd" "$dir/kmod.cpio.gz" >"$B/initrd/$arch-$flavour-kmod.cpio.gz"
-		initrd=$B/initrd/$arch-$flavour-kmod.cpio.gz
+		cat "$initrd" "$dir/kmod.cpio.gz" >"$B/initrd/$KVER-$arch-$flavour-kmod.cpio.gz"
+		initrd=$B/initrd/$KVER-$arch-$flavour-kmod.cpio.gz
 	fi
 	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour$tag" \
 		--qemu "$QEMU" --qemu-args "$QEMU_ARGS $extra" --console "$CONSOLE" \
@@ -557,7 +565,7 @@ cmd_shell() {
 	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "test/lab.sh kernel $arch $flavour"
 	python3 "$TOP/test/run-qemu.py" --interactive --name shell \
 		--qemu "$QEMU" --qemu-args "$QEMU_ARGS${KDTB:+ -dtb $dir/dtb}" --console "$CONSOLE" \
-		--kernel "$dir/image" --initrd "$B/initrd/$arch-suite.cpio.gz" \
+		--kernel "$dir/image" --initrd "$B/initrd/$KVER-$arch-suite.cpio.gz" \
 		--append "fuselab.shell=1" --log /dev/null
 }
 
@@ -605,7 +613,7 @@ EOF
 series_targets() {
 	local karch=$1 p f dirs=" "
 	for f in $(for p in $(series_patches); do
-		sed -n 's|^+++ b/\(.*\.[ch]\)$|\1|p' "$TOP/patches/$p"; done | sort -u); do
+		sed -n 's|^+++ b/\(.*\.[ch]\)$|\1|p' "$QUILT_PATCHES/$p"; done | sort -u); do
 		case $f in include/* | arch/*/include/*) continue ;; esac
 		case $f in arch/$karch/*) ;; arch/*) continue ;; esac
 		case $f in *.h) dirs="$dirs${f%/*}/ " ;; esac
@@ -613,10 +621,12 @@ series_targets() {
 	dirs=$(echo $dirs | tr ' ' '\n' | sort -u | tr '\n' ' ')
 	echo -n "$dirs"
 	for f in $(for p in $(series_patches); do
-		sed -n 's|^+++ b/\(.*\)\.c$|\1|p' "$TOP/patches/$p"; done | sort -u); do
+		sed -n 's|^+++ b/\(.*\)\.c$|\1|p' "$QUILT_PATCHES/$p"; done | sort -u); do
 		case $f in arch/$karch/*) ;; arch/*) continue ;; esac
 		[[ " $dirs " == *" ${f%/*}/ "* ]] || echo -n "$f.o "
 	done
+	# what a touched header is used by, named in the series ("# xbuild: mm/gup.o")
+	sed -n 's|^# xbuild: \([^ ]*\).*|\1 |p' "$QUILT_SERIES" | tr -d '\n'
 }
 
 # Of the targets given, those this configuration builds: directories, and
@@ -712,15 +722,16 @@ cmd_static() {
 
 # checkpatch.sh's verdict per patch, in the lab's TAP stream.
 cmd_checkpatch() {
-	local line log=$B/logs/checkpatch.tap
-	KSRC=$(ksrc) "$TOP/checkpatch.sh" >"$log" 2>&1 || true
+	local line log=$B/logs/checkpatch-$KVER.tap t=checkpatch
+	[ "$KVER" = 7.2 ] || t=checkpatch/$KVER
+	KVER=$KVER KSRC=$(ksrc) "$TOP/checkpatch.sh" >"$log" 2>&1 || true
 	while IFS= read -r line; do
 		case $line in
-		"ok "*) tap_ ok "checkpatch/${line#ok * - }" ;;
-		"not ok "*) tap_ fail "checkpatch/${line#not ok * - }" "$(grep -F "${line#not ok * - }:" "$log")" ;;
+		"ok "*) tap_ ok "$t/${line#ok * - }" ;;
+		"not ok "*) tap_ fail "$t/${line#not ok * - }" "$(grep -F "${line#not ok * - }:" "$log")" ;;
 		esac
 	done <"$log"
-	grep -q "^1\.\." "$log" || tap_ fail "checkpatch/ran" "$(cat "$log")" "./checkpatch.sh"
+	grep -q "^1\.\." "$log" || tap_ fail "$t/ran" "$(cat "$log")" "KVER=$KVER ./checkpatch.sh"
 }
 
 # The audit script: its unit tests, the proof that they can fail (each
@@ -763,28 +774,43 @@ cmd_cocci() {
 
 # Every patch of the series applies in order without fuzz and the tree
 # builds after each one.
+# quilt push of the next patch, $1, with no fuzz: one TAP line; fails only
+# when the patch did not apply at all.
+push_one() {
+	local p=$1 out
+	out=$(quilt_ push --fuzz=0 "$p" 2>&1) || {
+		tap_ fail "series/$KTAG$p/applies_without_fuzz" "$out" \
+			"reproduce: cd $(ksrc) && QUILT_PATCHES=$QUILT_PATCHES QUILT_SERIES=$QUILT_SERIES quilt --quiltrc=- push --fuzz=0"
+		return 1
+	}
+	if echo "$out" | grep -q "with offset\|with fuzz"; then
+		tap_ fail "series/$KTAG$p/applies_without_fuzz" "$(echo "$out" | grep "offset\|fuzz")"
+	else
+		tap_ ok "series/$KTAG$p/applies_without_fuzz"
+	fi
+}
+
+# Each patch applies to KVER's tree without fuzz (no builds: see bisect).
+cmd_applies() {
+	local p
+	tree_state stock
+	for p in $(series_patches); do push_one "$p" || break; done
+}
+
 cmd_bisect() {
-	local arch=${1:-x86_64} obj p i=0 out
+	local arch=${1:-x86_64} obj p i=0
 	load_arch "$arch"
 	obj=$B/obj/$KVER-$arch
 	[ -f "$obj/.config" ] || die "no configured $arch tree in $obj" "test/lab.sh kernel $arch stock"
 	tree_state stock
 	for p in $(series_patches); do
 		i=$((i + 1))
-		out=$(quilt_ push --fuzz=0 "$p" 2>&1) || {
-			tap_ fail "series/$p/applies_without_fuzz" "$out"
-			break
-		}
-		if echo "$out" | grep -q "with offset\|with fuzz"; then
-			tap_ fail "series/$p/applies_without_fuzz" "$(echo "$out" | grep "offset\|fuzz")"
-		else
-			tap_ ok "series/$p/applies_without_fuzz"
-		fi
+		push_one "$p" || break
 		step "bisect: $arch: building after $p"
 		if kmake "$obj" -j"$JOBS" $KIMAGE_TARGET >"$B/logs/bisect-$arch-$i.log" 2>&1; then
-			tap_ ok "series/$p/$arch/builds"
+			tap_ ok "series/$KTAG$p/$arch/builds"
 		else
-			tap_ fail "series/$p/$arch/builds" "$(grep -E "error" "$B/logs/bisect-$arch-$i.log" | head -n 5)" \
+			tap_ fail "series/$KTAG$p/$arch/builds" "$(grep -E "error" "$B/logs/bisect-$arch-$i.log" | head -n 5)" \
 				"log: $B/logs/bisect-$arch-$i.log"
 		fi
 	done
@@ -802,16 +828,46 @@ sh     sh     sh4-linux-gnu-       rts7751r2dplus_defconfig  CONFIG_CPU_SH4,CONF
 mips   mips   mips-linux-gnu-      malta_defconfig           CONFIG_32BIT,CONFIG_MIPS_MALTA,CONFIG_HAVE_GUP_FAST
 parisc parisc hppa-linux-gnu-      generic-32bit_defconfig   CONFIG_PA7100LC
 arm64  arm64  aarch64-linux-gnu-   defconfig                 CONFIG_HAVE_GUP_FAST
+marvell arm   arm-linux-gnueabi-   debian:armel_none_marvell CONFIG_CPU_FEROCEON,CONFIG_CPU_CACHE_VIVT,CONFIG_HIGHMEM,CONFIG_FUSE_FS
 "
-XBUILD_ARCHES=${XBUILD_ARCHES:-$(echo "$XBUILDS" | awk 'NF { printf "%s ", $1 }')}
+# marvell is Debian 12's own armel configuration (Kirkwood/Orion NAS boxes,
+# a Feroceon VIVT D-cache, highmem), for the 6.1 backport; sh is there for
+# the backport's gup_fast_permitted()
+case $KVER in
+7.2) XBUILD_ARCHES=${XBUILD_ARCHES:-x86_64 arm sh mips parisc arm64} ;;
+*) XBUILD_ARCHES=${XBUILD_ARCHES:-marvell sh} ;;
+esac
+
+# Debian's kernel configuration $1 (e.g. armel_none_marvell) from
+# linux-config-KVER of its architecture, downloaded once; prints its path.
+debian_config() {
+	local flavour=$1 arch=${1%%_*} d=$B/dl/linux-config-$KVER deb
+	if [ ! -f "$d/config.$flavour" ]; then
+		step "xbuild: downloading linux-config-$KVER:$arch from $(src_suite "$KVER")" >&2
+		mkdir -p "$d/$arch"
+		{
+			APT_ARCH=$arch apt_private "$(src_suite "$KVER")" update &&
+				(cd "$d/$arch" && APT_ARCH=$arch apt_private "$(src_suite "$KVER")" download "linux-config-$KVER")
+		} >>"$B/logs/apt-linux-config-$KVER.log" 2>&1 ||
+			die "cannot download linux-config-$KVER:$arch (see $B/logs/apt-linux-config-$KVER.log)" "test/lab.sh xbuild"
+		deb=$(ls "$d/$arch"/linux-config-"$KVER"_*_"$arch".deb | head -n1)
+		dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/linux-config-$KVER/config.$flavour.xz" | xz -d >"$d/config.$flavour.tmp" &&
+			[ -s "$d/config.$flavour.tmp" ] ||
+			die "$deb has no config.$flavour" "dpkg-deb -c $deb"
+		mv "$d/config.$flavour.tmp" "$d/config.$flavour"
+	fi
+	echo "$d/config.$flavour"
+}
 
 # W=1 cross-builds of what the series touches, stock then patched: each
 # must build, and no W=1 warning of the patched tree may be new.  The
 # objects are removed before each build so that every one of them is
 # compiled, and so warned about, in both states.
 cmd_xbuild() {
-	local name karch cross defcfg asserts obj targets f log frag key bad t new n KARCH CROSS_COMPILE
-	frag=$TOP/test/config/xbuild.config
+	local name karch cross defcfg asserts obj targets f log frags key bad t new n KARCH CROSS_COMPILE
+	# on a backport's tree, what it lacks (test/config/<KVER>.config) wins
+	frags=xbuild.config
+	[ ! -f "$TOP/test/config/$KVER.config" ] || frags="$frags $KVER.config"
 	for name in $XBUILD_ARCHES; do
 		read -r _ karch cross defcfg asserts < <(echo "$XBUILDS" | awk -v n="$name" '$1 == n')
 		[ -n "${karch:-}" ] || die "unknown cross-build '$name' (have: $(echo "$XBUILDS" | awk 'NF { printf "%s ", $1 }'))"
@@ -824,18 +880,35 @@ cmd_xbuild() {
 		KARCH=$karch CROSS_COMPILE=$cross
 		obj=$B/obj/x-$KVER-$name
 		targets=$(series_targets "$karch")
-		key=$(cat "$frag" | sha256sum | cut -c1-16)-$defcfg
+		case $defcfg in
+		debian:*)
+			# Debian's configuration as it is, no fragment
+			f=$(debian_config "${defcfg#debian:}") || exit 1
+			key=$(sha256sum <"$f" | cut -c1-16)-$defcfg
+			;;
+		*) key=$(cd "$TOP/test/config" && cat $frags | sha256sum | cut -c1-16)-$defcfg ;;
+		esac
 		if [ "$(cat "$obj/.lab-config" 2>/dev/null)" != "$key" ]; then
 			tree_state stock
-			step "xbuild: $name: configuring ($defcfg + xbuild.config)"
 			mkdir -p "$obj"
-			{
-				kmake "$obj" "$defcfg" &&
-					(cd "$(ksrc)" && ARCH=$karch scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "$frag") &&
-					kmake "$obj" olddefconfig
-			} >"$B/logs/xbuild-$name-config.log" 2>&1 ||
+			case $defcfg in
+			debian:*)
+				step "xbuild: $name: configuring (Debian's config.${defcfg#debian:}, olddefconfig)"
+				{ cp "$f" "$obj/.config" && kmake "$obj" olddefconfig; } >"$B/logs/xbuild-$name-config.log" 2>&1
+				;;
+			*)
+				step "xbuild: $name: configuring ($defcfg + $frags)"
+				{
+					kmake "$obj" "$defcfg" &&
+						(cd "$(ksrc)" && ARCH=$karch scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" \
+							$(for f in $frags; do echo "$TOP/test/config/$f"; done)) &&
+						kmake "$obj" olddefconfig
+				} >"$B/logs/xbuild-$name-config.log" 2>&1
+				;;
+			esac ||
 				die "configuring $name failed (see $B/logs/xbuild-$name-config.log)" "test/lab.sh xbuild $name"
-			bad=$(KCONFIG_FRAGMENTS=xbuild.config check_kconfig "$obj/.config")
+			bad=
+			case $defcfg in debian:*) ;; *) bad=$(KCONFIG_FRAGMENTS=$frags check_kconfig "$obj/.config") ;; esac
 			for f in ${asserts//,/ }; do grep -qx "$f=y" "$obj/.config" || bad="$bad $f=y"; done
 			[ -z "$(echo $bad)" ] || die "$name: options the cross-build relies on are not in $obj/.config: $(echo $bad)" \
 				"test/lab.sh xbuild $name"
@@ -850,20 +923,20 @@ cmd_xbuild() {
 			done
 			t=$SECONDS
 			if ! kmake "$obj" -j"$JOBS" W=1 $targets >"$log" 2>&1; then
-				tap_ fail "xbuild/$name/$f/builds" "$(grep -E "error" "$log" | head -n 10)" \
+				tap_ fail "xbuild/$KTAG$name/$f/builds" "$(grep -E "error" "$log" | head -n 10)" \
 					"log: $log" "reproduce: test/lab.sh xbuild $name"
 				continue 2
 			fi
 			warnings_of "$log" >"$log.warnings"
 			n=$(grep -cE "^  CC +($(echo $targets | sed 's/ /|/g'))" "$log" || true)
-			tap_ ok "xbuild/$name/$f/builds" \
+			tap_ ok "xbuild/$KTAG$name/$f/builds" \
 				"measured: $n files of ${targets% } compiled with W=1 in $((SECONDS - t)) s, $(sort -u "$log.warnings" | wc -l) distinct warnings"
 		done
 		new=$(comm -13 "$B/logs/xbuild-$name-stock.log.warnings" "$B/logs/xbuild-$name-patched.log.warnings")
 		if [ -z "$new" ]; then
-			tap_ ok "xbuild/$name/no_new_W1_warnings"
+			tap_ ok "xbuild/$KTAG$name/no_new_W1_warnings"
 		else
-			tap_ fail "xbuild/$name/no_new_W1_warnings" "$(echo "$new" | head -n 20)" \
+			tap_ fail "xbuild/$KTAG$name/no_new_W1_warnings" "$(echo "$new" | head -n 20)" \
 				"reproduce: test/lab.sh xbuild $name"
 		fi
 	done
@@ -882,6 +955,218 @@ cmd_xbuild() {
 BENCH_ARCHES=${BENCH_ARCHES:-x86_64 armv5}
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_MIB=${BENCH_MIB:-8}
+
+# ------------------------------------------------------------------- mail
+
+# A throw-away git repository of KVER's tree as Debian ships it, the base
+# the mails are made on and applied to again; rebuilt when the tree changes.
+mail_base() {
+	local base=$1 full=$2 stamp
+	stamp="$KVER $full $(ksrc) $(cat "$(ksrc)/.lab-unpacked" 2>/dev/null || true)"
+	[ "$(cat "$base/.git/lab-stamp" 2>/dev/null)" != "$stamp" ] || return 0
+	step "mail: committing the Linux $full tree to a throw-away git repository ($base)"
+	tree_state stock
+	rm -rf "$base" && mkdir -p "$base"
+	rsync -a --exclude=/.pc --exclude=/.lab-unpacked --exclude=.git "$(ksrc)/" "$base/"
+	{
+		git -C "$base" init -q &&
+			git -C "$base" add -A -f &&
+			git -C "$base" -c user.name=lab -c user.email=lab@localhost \
+				commit -q -m "Linux $full" &&
+			git -C "$base" tag lab-base
+	} >"$B/logs/mail-base-$KVER.log" 2>&1 ||
+		die "could not commit the base tree (see $B/logs/mail-base-$KVER.log)" "test/lab.sh mail"
+	echo "$stamp" >"$base/.git/lab-stamp"
+}
+
+# The addresses get_maintainer.pl gives for a patch, comma-separated;
+# $2: to (maintainers) or cc (reviewers and lists).
+mail_addrs() {
+	# the throw-away repository has no history: no --git, no --fixes
+	local tree=$1 kind=$2 patch=$3 opts=(--no-git --no-git-fallback --no-rolestats --nofixes)
+	case $kind in
+	to) opts+=(--nol --nor) ;;
+	cc) opts+=(--nom) ;;
+	esac
+	(cd "$tree" && perl scripts/get_maintainer.pl "${opts[@]}" "$patch") | paste -sd, - | sed 's/,/, /g'
+}
+
+# `make mail`: KVER's series as mails in git format-patch form, with a cover
+# letter and To/Cc from the tree's get_maintainer.pl, in outgoing/v$V/ (or
+# MAIL_OUT). It never sends anything. The trailers come from the
+# submitter's git configuration: each `git config --add fuselab.trailer
+# "Tag: value"`, then Signed-off-by: user.name <user.email>.
+cmd_mail() {
+	local v=${V:-1} out name email full base work tmp t p f n=0 to cc all_to= all_cc=
+	local trailers=()
+	[[ $v =~ ^[1-9][0-9]*$ ]] || die "V=$v: a series version is a number from 1"
+	name=$(git config user.name) && email=$(git config user.email) ||
+		die "who submits? git config user.name and user.email sign the patches off" \
+		    "git config --global user.name 'Your Name'; git config --global user.email you@example.org"
+	while IFS= read -r t; do
+		[[ $t =~ ^[A-Z][A-Za-z-]*:\ [^\ ].*$ ]] ||
+			die "git config fuselab.trailer '$t' is not 'Tag: value'" "git config --get-all fuselab.trailer"
+		trailers+=(--trailer "$t")
+	done < <(git config --get-all fuselab.trailer || true)
+	trailers+=(--trailer "Signed-off-by: $name <$email>")
+	out=${MAIL_OUT:-$TOP/outgoing/v$v}
+	full=$(tree_version "$(ksrc)" "$KVER") || exit 1
+	base=$B/mail/$KVER-base
+	mail_base "$base" "$full"
+	# the patches with the submitter's trailers, imported onto the base
+	tmp=$B/mail/$KVER-patches
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	for p in $(series_patches); do
+		git interpret-trailers "${trailers[@]}" "$QUILT_PATCHES/$p" >"$tmp/$p" ||
+			die "could not add trailers to $p" "test/lab.sh mail"
+	done
+	work=$B/mail/$KVER-work
+	rm -rf "$work" && git clone -q --shared "$base" "$work"
+	git -C "$work" -c user.name="$name" -c user.email="$email" quiltimport \
+		--author "$name <$email>" --patches "$tmp" --series "$QUILT_SERIES" \
+		>"$B/logs/mail-$KVER.log" 2>&1 ||
+		die "git quiltimport failed (see $B/logs/mail-$KVER.log)" "test/lab.sh mail"
+	rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+	t=PATCH
+	[ "$KVER" = 7.2 ] || t="PATCH $KVER"
+	git -C "$work" format-patch -q --cover-letter --thread=shallow \
+		$([ "$v" = 1 ] || echo "-v$v") --subject-prefix="$t" \
+		-o "$out.tmp" lab-base..HEAD ||
+		die "git format-patch failed" "test/lab.sh mail"
+	for f in "$out.tmp"/*.patch; do
+		case ${f##*/} in *0000-cover-letter.patch) continue ;; esac
+		to=$(mail_addrs "$work" to "$f") && cc=$(mail_addrs "$work" cc "$f") ||
+			die "get_maintainer.pl failed on ${f##*/}" "cd $work && scripts/get_maintainer.pl $f"
+		all_to="$all_to, $to" all_cc="$all_cc, $cc"
+		mail_headers "$f" "$to" "$cc"
+		n=$((n + 1))
+	done
+	mail_cover "$out.tmp"/*0000-cover-letter.patch "$full" "${all_to#, }" "${all_cc#, }"
+	rm -rf "$out" && mkdir -p "${out%/*}" && mv "$out.tmp" "$out"
+	step "mail: $n patches and a cover letter for Linux $full in $out (nothing sent)"
+}
+
+# Put To: and Cc: before the Subject: of a mail, one address a line, no
+# address twice (one in To: is not repeated in Cc:).
+mail_headers() {
+	python3 - "$@" <<'EOF'
+import sys
+path, to, cc = sys.argv[1:4]
+def addrs(s, skip=()):
+    out = []
+    for a in (x.strip() for x in s.split(", ")):
+        if a and a not in out and a not in skip:
+            out.append(a)
+    return out
+to = addrs(to)
+cc = addrs(cc, to)
+if not to:
+    to, cc = cc[:1], cc[1:]
+lines = open(path).read().split("\n")
+i = next(n for n, l in enumerate(lines) if l.startswith("Subject: "))
+hdr = ["To: " + ",\n    ".join(to)] + (["Cc: " + ",\n    ".join(cc)] if cc else [])
+open(path, "w").write("\n".join(lines[:i] + hdr + lines[i:]))
+EOF
+}
+
+# The cover letter: its subject and text from test/mail/cover.py, the union
+# of the patches' To: and Cc:.
+mail_cover() {
+	local f=$1 full=$2 text
+	text=$(python3 "$TOP/test/mail/cover.py" "$KVER" "$full" "$TOP") ||
+		die "the cover letter could not be written" "python3 test/mail/cover.py $KVER $full ."
+	python3 - "$f" "$text" <<'EOF' || die "could not fill in $f"
+import sys
+path, text = sys.argv[1:3]
+subject, body = text.split("\n", 1)
+t = open(path).read()
+for old in ("*** SUBJECT HERE ***", "*** BLURB HERE ***"):
+    if t.count(old) != 1:
+        sys.exit(f"{path}: no '{old}' to replace")
+t = t.replace("*** SUBJECT HERE ***", subject)
+t = t.replace("*** BLURB HERE ***", body.rstrip("\n"))
+open(path, "w").write(t)
+EOF
+	mail_headers "$f" "$3" "$4"
+}
+
+# make check's tests of `make mail` for KVER's series, as a submitter
+# configured for the test (never the machine's own git identity): refused
+# with no identity; the mails carry the configured trailers and the cover
+# letter the numbers of docs/perf.md; `git am` of them onto a fresh clone
+# of the base gives the tree quiltimport made; checkpatch --strict passes on
+# each mail.
+cmd_mail_check() {
+	local t=mail/$KVER cfg=$B/mail/test-gitconfig out=$B/mail/check-$KVER log am f n=0 want
+	local me="Lab Submitter <submitter@example.invalid>" tb="Tested-by: Lab Tester <tester@example.invalid>"
+	mkdir -p "$B/mail"
+	rm -rf "$out-refused"
+	if log=$( (export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 MAIL_OUT=$out-refused
+		cd "$B/mail" && cmd_mail) 2>&1); then
+		tap_ fail "$t/refused_without_a_submitter" "make mail succeeded with no git identity"
+	elif echo "$log" | grep -q "who submits" && [ ! -e "$out-refused" ]; then
+		tap_ ok "$t/refused_without_a_submitter"
+	else
+		tap_ fail "$t/refused_without_a_submitter" "$log"
+	fi
+	printf '[user]\n\tname = Lab Submitter\n\temail = submitter@example.invalid\n[fuselab]\n\ttrailer = %s\n' "$tb" >"$cfg"
+	if ! log=$( (export GIT_CONFIG_GLOBAL=$cfg GIT_CONFIG_NOSYSTEM=1 MAIL_OUT=$out
+		cd "$B/mail" && cmd_mail) 2>&1); then
+		tap_ fail "$t/written" "$log" "reproduce: KVER=$KVER test/lab.sh mail"
+		return
+	fi
+	want=$(series_patches | wc -l)
+	for f in "$out"/*.patch; do case ${f##*/} in 0000-*) ;; *) n=$((n + 1)) ;; esac; done
+	if [ "$n" = "$want" ] && [ -f "$out/0000-cover-letter.patch" ]; then
+		tap_ ok "$t/written" "measured: $n patches and a cover letter"
+	else
+		tap_ fail "$t/written" "$n mails for $want patches, cover letter: $(ls "$out"/0000-* 2>&1)"
+	fi
+	# every patch: From: the submitter, To: someone, the trailers last
+	log=$(for f in "$out"/0*.patch; do
+		case ${f##*/} in 0000-*) continue ;; esac
+		grep -qx "From: $me" "$f" || echo "${f##*/}: no From: $me"
+		grep -q "^To: ." "$f" || echo "${f##*/}: no To:"
+		[ "$(sed -n '/^---$/q;p' "$f" | tail -n 2)" = "$tb
+Signed-off-by: $me" ] || echo "${f##*/}: does not end with the configured trailers"
+	done)
+	if [ -z "$log" ]; then tap_ ok "$t/trailers_from_the_submitter"; else tap_ fail "$t/trailers_from_the_submitter" "$log"; fi
+	log=$(python3 - "$out/0000-cover-letter.patch" "$TOP/docs/perf.md" <<'EOF'
+import re, sys
+cover, perf = (open(p).read() for p in sys.argv[1:3])
+if "***" in cover:
+    print("a *** placeholder is left")
+summary = re.search(r"^## Summary\n(.*?)^## ", perf, re.S | re.M).group(1)
+rows = [[c.strip() for c in l.strip("|").split("|")]
+        for l in summary.splitlines() if l.startswith("| x86_64") or l.startswith("| armv5")]
+if len(rows) != 8:
+    print(f"docs/perf.md's summary has {len(rows)} rows of figures, not 8")
+for r in rows:
+    if not re.search(r"^\s+" + r"\s+".join(map(re.escape, r)) + r"\s*$", cover, re.M):
+        print("not in the cover letter: " + " | ".join(r))
+EOF
+)
+	if [ -z "$log" ]; then tap_ ok "$t/cover_letter_quotes_docs_perf_md"; else tap_ fail "$t/cover_letter_quotes_docs_perf_md" "$log"; fi
+	am=$B/mail/$KVER-am
+	rm -rf "$am" && git clone -q --shared "$B/mail/$KVER-base" "$am"
+	if log=$(cd "$am" && GIT_CONFIG_GLOBAL=$cfg GIT_CONFIG_NOSYSTEM=1 git am -q $(ls "$out"/0*.patch | grep -v /0000-) 2>&1) &&
+		[ "$(git -C "$am" rev-parse 'HEAD^{tree}')" = "$(git -C "$B/mail/$KVER-work" rev-parse 'HEAD^{tree}')" ]; then
+		tap_ ok "$t/git_am_onto_a_fresh_base" "measured: $(git -C "$am" rev-list --count lab-base..HEAD) commits, tree $(git -C "$am" rev-parse --short 'HEAD^{tree}')"
+	else
+		tap_ fail "$t/git_am_onto_a_fresh_base" "$log" "reproduce: cd $am && git am $out/0*.patch"
+	fi
+	# the ids of Fixes: lines are not in the throw-away repository's history
+	for f in "$out"/0*.patch; do
+		case ${f##*/} in 0000-*) continue ;; esac
+		if log=$(cd "$(ksrc)" && scripts/checkpatch.pl --strict --ignore UNKNOWN_COMMIT_ID \
+			--codespell --codespellfile /usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt \
+			--terse --show-types "$f" 2>&1); then
+			tap_ ok "$t/checkpatch/${f##*/}"
+		else
+			tap_ fail "$t/checkpatch/${f##*/}" "$log"
+		fi
+	done
+}
 
 cmd_bench() {
 	local a f r kind order args out=$B/bench n=0 total t0=$SECONDS
@@ -924,8 +1209,8 @@ cmd_bench() {
 bench_boot() {
 	local arch=$1 flavour=$2 args=$3 log=$4 tag=$5 dir initrd
 	dir=$(img_dir "$arch" "$flavour")
-	initrd=$B/initrd/$arch-$flavour-bench.cpio.gz
-	cat "$B/initrd/$arch-suite.cpio.gz" "$dir/kmod.cpio.gz" >"$initrd"
+	initrd=$B/initrd/$KVER-$arch-$flavour-bench.cpio.gz
+	cat "$B/initrd/$KVER-$arch-suite.cpio.gz" "$dir/kmod.cpio.gz" >"$initrd"
 	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour-bench-$tag" \
 		--qemu "$QEMU" --qemu-args "$args${KDTB:+ -dtb $dir/dtb}" --console "$CONSOLE" \
 		--kernel "$dir/image" --initrd "$initrd" \
@@ -951,15 +1236,16 @@ sys.exit(1 if st["failed"] or not st["n"] else 0)
 EOF
 }
 
+# The caller starts the TAP stream (tap-state.json); the header is printed
+# unless a parent run printed it already (LAB_IN_STREAM).
 run_flavours() {
 	local a f t0=$SECONDS
 	cmd_setup
-	rm -f "$B/logs/tap-state.json"
 	for a in $ARCHES; do
 		for f in "$@"; do cmd_kernel "$a" "$f"; done
 		cmd_suite "$a"
 	done
-	echo "TAP version 13"
+	[ -n "${LAB_IN_STREAM:-}" ] || echo "TAP version 13"
 	for a in $ARCHES; do
 		for f in "$@"; do cmd_run "$a" "$f"; done
 	done
@@ -979,6 +1265,7 @@ run_flavours() {
 # (x86_64; check-full: every arch of ARCHES); the W=1 cross-builds.
 cmd_check() {
 	local f a
+	rm -f "$B/logs/tap-state.json"
 	run_flavours stock patched
 	cmd_checkpatch
 	cmd_cocci
@@ -990,7 +1277,34 @@ cmd_check() {
 	if [ "${DEBIAN_GUEST:-1}" = 1 ] && [[ " $ARCHES " == *" x86_64 "* ]]; then
 		for f in stock patched; do cmd_run x86_64 "$f" debian; done
 	fi
+	cmd_mail_check
+	# the 6.1 backport's host-side checks (its boots: make check-stable)
+	[ "${STABLE:-1}" = 0 ] || LAB_IN_STREAM=1 KVER=6.1 "$TOP/test/lab.sh" stable-host
 	summary check
+}
+
+# A backport's host-side checks: it applies without fuzz, checkpatch, the
+# W=1 cross-builds (Debian's armel marvell configuration, sh), make mail.
+cmd_stable_host() {
+	[ "$KVER" != 7.2 ] || die "KVER=$KVER: the backports are stable/*/ (KVER=6.1)"
+	cmd_applies
+	cmd_checkpatch
+	cmd_xbuild
+	cmd_mail_check
+}
+
+# `make check-stable`: the backport's suite boots on ARCHES, stock and
+# patched (with the alias and cache runs of armv5), per-patch builds, and
+# its host-side checks.
+cmd_check_stable() {
+	[ "$KVER" != 7.2 ] || die "KVER=$KVER: the backports are stable/*/ (KVER=6.1)"
+	rm -f "$B/logs/tap-state.json"
+	run_flavours stock patched
+	cmd_bisect x86_64
+	cmd_checkpatch
+	cmd_xbuild
+	cmd_mail_check
+	summary check-stable
 }
 # `make alias` / `make cache`: the plugin runs of GUEST (alias or cache)
 # alone, stock and patched, on the arches given.
@@ -1012,6 +1326,7 @@ cmd_plugin_runs() {
 
 # `make`: the patched kernel only; progress lines and failures, then one line.
 cmd_main() {
+	rm -f "$B/logs/tap-state.json"
 	run_flavours patched | tee "$B/logs/main.tap" |
 		grep --line-buffered -v -E '^(ok |TAP version)'
 	summary main | tail -n 1
@@ -1034,6 +1349,10 @@ alias) cmd_plugin_runs alias $ALIAS_ARCHES ;;
 cocci) rm -f "$B/logs/tap-state.json"; cmd_setup; cmd_cocci; summary cocci ;;
 cache) cmd_plugin_runs cache $CACHE_ARCHES ;;
 bench) cmd_bench ;;
+mail) cmd_setup; cmd_mail ;;
+mail-check) rm -f "$B/logs/tap-state.json"; cmd_setup; cmd_mail_check; summary mail ;;
+stable-host) cmd_setup; cmd_stable_host ;;
+check-stable) cmd_check_stable ;;
 check) cmd_check ;;
 check-full) STATIC_ARCHES=$ARCHES cmd_check ;;
 main) cmd_main ;;

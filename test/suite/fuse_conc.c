@@ -202,10 +202,18 @@ TEST_F_TIMEOUT(conc, umount_lazy_during_traffic, 240)
 		self->pid[i] = 0;
 		EXPECT_EQ(0, rc) TH_LOG("client %d: %d", i, rc);
 	}
-	/* the last close releases the super block: the daemon sees ENODEV */
+	/*
+	 * The last close releases the super block: the daemon sees ENODEV.
+	 * A thread whose read() took a request off the input queue just
+	 * before the abort at umount disconnected the processing queue gets
+	 * ECONNABORTED instead (fuse_dev_do_read(), "Must not put request on
+	 * fpq->io queue"), code the series does not touch: seen in 1 of 10
+	 * runs of this test on x86_64.
+	 */
 	fl_join(self->fs);
 	for (unsigned int i = 0; i < 4; i++) {
-		EXPECT_EQ(ENODEV, self->fs->thr_err[i])
+		EXPECT_TRUE(self->fs->thr_err[i] == ENODEV ||
+			    self->fs->thr_err[i] == ECONNABORTED)
 			TH_LOG("daemon thread %u ended with %d", i,
 			       self->fs->thr_err[i]);
 	}

@@ -103,11 +103,10 @@ static ssize_t uab_gup_copy(void __user *ubuf, u8 *kbuf, size_t len,
 {
 	struct iov_iter iter;
 	size_t done = 0;
-	int err;
 
-	err = import_ubuf(to_user ? ITER_DEST : ITER_SOURCE, ubuf, len, &iter);
-	if (err)
-		return err;
+	if (!access_ok(ubuf, len))
+		return -EFAULT;
+	iov_iter_ubuf(&iter, to_user ? ITER_DEST : ITER_SOURCE, ubuf, len);
 	while (done < len) {
 		struct page *page;
 		size_t off;
@@ -138,11 +137,10 @@ static ssize_t uab_iter_copy(void __user *ubuf, u8 *kbuf, size_t len,
 {
 	struct iov_iter iter;
 	size_t n;
-	int err;
 
-	err = import_ubuf(to_user ? ITER_DEST : ITER_SOURCE, ubuf, len, &iter);
-	if (err)
-		return err;
+	if (!access_ok(ubuf, len))
+		return -EFAULT;
+	iov_iter_ubuf(&iter, to_user ? ITER_DEST : ITER_SOURCE, ubuf, len);
 	if (to_user)
 		n = copy_to_iter(kbuf, len, &iter);
 	else
@@ -191,7 +189,7 @@ static ssize_t uab_kthread_copy(struct uab_file *uf, void __user *ubuf,
 
 	if (!access_ok(ubuf, len))
 		return -EFAULT;
-	req = kzalloc_obj(*req);
+	req = kzalloc(sizeof(*req), GFP_KERNEL);
 	if (!req)
 		return -ENOMEM;
 	if (!current->mm || !mmget_not_zero(current->mm)) {
@@ -333,7 +331,7 @@ static long uab_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 static int uab_open(struct inode *inode, struct file *file)
 {
-	struct uab_file *uf = kzalloc_obj(*uf);
+	struct uab_file *uf = kzalloc(sizeof(*uf), GFP_KERNEL);
 
 	if (!uf)
 		return -ENOMEM;
