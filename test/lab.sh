@@ -837,11 +837,11 @@ cmd_bisect() {
 XBUILDS="
 x86_64 x86    -                    x86_64_defconfig          CONFIG_64BIT
 arm    arm    arm-linux-gnueabi-   versatile_defconfig       CONFIG_CPU_ARM926T,CONFIG_CPU_CACHE_VIVT
-sh     sh     sh4-linux-gnu-       rts7751r2dplus_defconfig  CONFIG_CPU_SH4,CONFIG_MMU,CONFIG_HAVE_GUP_FAST
+sh     sh     sh4-linux-gnu-       rts7751r2dplus_defconfig  CONFIG_CPU_SH4,CONFIG_MMU,CONFIG_HAVE_GUP_FAST|CONFIG_HAVE_FAST_GUP
 mips   mips   mips-linux-gnu-      malta_defconfig           CONFIG_32BIT,CONFIG_MIPS_MALTA,CONFIG_HAVE_GUP_FAST
 parisc parisc hppa-linux-gnu-      generic-32bit_defconfig   CONFIG_PA7100LC
 arm64  arm64  aarch64-linux-gnu-   defconfig                 CONFIG_HAVE_GUP_FAST
-marvell arm   arm-linux-gnueabi-   debian:armel_none_marvell CONFIG_CPU_FEROCEON,CONFIG_CPU_CACHE_VIVT,CONFIG_HIGHMEM,CONFIG_FUSE_FS
+marvell arm   arm-linux-gnueabi-   debian:armel_none_marvell CONFIG_CPU_FEROCEON,CONFIG_CPU_CACHE_VIVT,CONFIG_HIGHMEM,CONFIG_FUSE_FS=m
 "
 # marvell is Debian 12's own armel configuration (Kirkwood/Orion NAS boxes,
 # a Feroceon VIVT D-cache, highmem), for the 6.1 backport; sh is there for
@@ -922,7 +922,15 @@ cmd_xbuild() {
 				die "configuring $name failed (see $B/logs/xbuild-$name-config.log)" "test/lab.sh xbuild $name"
 			bad=
 			case $defcfg in debian:*) ;; *) bad=$(KCONFIG_FRAGMENTS=$frags check_kconfig "$obj/.config") ;; esac
-			for f in ${asserts//,/ }; do grep -qx "$f=y" "$obj/.config" || bad="$bad $f=y"; done
+			# CONFIG_X (=y), CONFIG_X=<value>, or one of CONFIG_X|CONFIG_Y
+			for f in ${asserts//,/ }; do
+				t=
+				for n in ${f//|/ }; do
+					[[ $n == *=* ]] || n=$n=y
+					! grep -qx "$n" "$obj/.config" || t=1
+				done
+				[ -n "$t" ] || bad="$bad $f"
+			done
 			[ -z "$(echo $bad)" ] || die "$name: options the cross-build relies on are not in $obj/.config: $(echo $bad)" \
 				"test/lab.sh xbuild $name"
 			echo "$key" >"$obj/.lab-config"
@@ -941,7 +949,7 @@ cmd_xbuild() {
 				continue 2
 			fi
 			warnings_of "$log" >"$log.warnings"
-			n=$(grep -cE "^  CC +($(echo $targets | sed 's/ /|/g'))" "$log" || true)
+			n=$(grep -cE "^  CC( \[M\])? +($(echo $targets | sed 's/ /|/g'))" "$log" || true)
 			tap_ ok "xbuild/$KTAG$name/$f/builds" \
 				"measured: $n files of ${targets% } compiled with W=1 in $((SECONDS - t)) s, $(sort -u "$log.warnings" | wc -l) distinct warnings"
 		done
