@@ -1013,8 +1013,8 @@ mail_addrs() {
 }
 
 # `make mail`: KVER's series as mails in git format-patch form, with a cover
-# letter and To/Cc from the tree's get_maintainer.pl, in outgoing/v$V/ (or
-# MAIL_OUT). It never sends anything. The trailers come from the
+# letter and To/Cc from the tree's get_maintainer.pl, in outgoing/v$V/ (a
+# backport's in outgoing/<KVER>/v$V/; or MAIL_OUT). It never sends anything. The trailers come from the
 # submitter's git configuration: each `git config --add fuselab.trailer
 # "Tag: value"`, then Signed-off-by: user.name <user.email>.
 cmd_mail() {
@@ -1030,7 +1030,7 @@ cmd_mail() {
 		trailers+=(--trailer "$t")
 	done < <(git config --get-all fuselab.trailer || true)
 	trailers+=(--trailer "Signed-off-by: $name <$email>")
-	out=${MAIL_OUT:-$TOP/outgoing/v$v}
+	out=${MAIL_OUT:-$TOP/outgoing/${KTAG}v$v}
 	full=$(tree_version "$(ksrc)" "$KVER") || exit 1
 	base=$B/mail/$KVER-base
 	mail_base "$base" "$full"
@@ -1178,7 +1178,6 @@ EOF
 	fi
 	# the ids of Fixes: lines are not in the throw-away repository's history
 	for f in "$out"/0*.patch; do
-		case ${f##*/} in 0000-*) continue ;; esac
 		if log=$(cd "$(ksrc)" && scripts/checkpatch.pl --strict --ignore UNKNOWN_COMMIT_ID \
 			--codespell --codespellfile /usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt \
 			--terse --show-types "$f" 2>&1); then
