@@ -4,6 +4,8 @@
 # `series` (KVER=6.1: of stable/6.1/series, the backport), in order, with
 # Debian's codespell dictionary. Any ERROR, WARNING or CHECK fails.
 # KSRC=<tree> picks the tree whose checkpatch is used (default: KVER's).
+#   ./checkpatch.sh MAIL...   checks those files instead, as mails that must
+#                             carry their Signed-off-by (make mail's output)
 set -euo pipefail
 top=$(cd "$(dirname "$0")" && pwd)
 kver=${KVER:-7.2}
@@ -20,20 +22,29 @@ dict=/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt
 [ -f "$dict" ] ||
 	{ echo "checkpatch: no codespell dictionary $dict (apt-get install codespell)" >&2; exit 1; }
 
-patches=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$dir/series" | awk '{print $1}')
-n=0 bad=0
-for p in $patches; do
-	n=$((n + 1))
-	[ -f "$dir/patches/$p" ] || { echo "checkpatch: $p: listed in series, missing in $dir/patches/"; bad=$((bad + 1)); continue; }
+if [ $# -gt 0 ]; then
+	signoff= files=()
+	for f in "$@"; do files+=("$(realpath -m -- "$f")"); done
+else
 	# The submitter adds Signed-off-by when mailing: do not ask for it here.
+	files=() signoff=--no-signoff
+	for p in $(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$dir/series" | awk '{print $1}'); do
+		files+=("$dir/patches/$p")
+	done
+fi
+n=0 bad=0
+for f in "${files[@]}"; do
+	n=$((n + 1))
+	p=${f##*/}
+	[ -f "$f" ] || { echo "checkpatch: $f: no such file"; bad=$((bad + 1)); continue; }
 	# Debian's tree has no git history, so checkpatch cannot look up the
 	# ids of Fixes: and "commit <id>" lines (UNKNOWN_COMMIT_ID); their
 	# format is still checked (GIT_COMMIT_ID), the ids were checked by hand
 	# against the mailing-list threads of those commits.
-	if out=$(cd "$ksrc" && scripts/checkpatch.pl --strict --no-signoff \
+	if out=$(cd "$ksrc" && scripts/checkpatch.pl --strict $signoff \
 		--ignore UNKNOWN_COMMIT_ID \
 		--codespell --codespellfile "$dict" --terse --show-types \
-		"$dir/patches/$p" 2>&1); then
+		"$f" 2>&1); then
 		echo "ok $n - $p"
 	else
 		echo "not ok $n - $p"

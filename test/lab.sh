@@ -785,8 +785,6 @@ cmd_cocci() {
 	tree_state stock
 }
 
-# Every patch of the series applies in order without fuzz and the tree
-# builds after each one.
 # quilt push of the next patch, $1, with no fuzz: one TAP line; fails only
 # when the patch did not apply at all.
 push_one() {
@@ -810,6 +808,8 @@ cmd_applies() {
 	for p in $(series_patches); do push_one "$p" || break; done
 }
 
+# Every patch of the series applies in order without fuzz and the tree
+# builds after each one.
 cmd_bisect() {
 	local arch=${1:-x86_64} obj p i=0
 	load_arch "$arch"
@@ -1014,9 +1014,10 @@ mail_addrs() {
 
 # `make mail`: KVER's series as mails in git format-patch form, with a cover
 # letter and To/Cc from the tree's get_maintainer.pl, in outgoing/v$V/ (a
-# backport's in outgoing/<KVER>/v$V/; or MAIL_OUT). It never sends anything. The trailers come from the
-# submitter's git configuration: each `git config --add fuselab.trailer
-# "Tag: value"`, then Signed-off-by: user.name <user.email>.
+# backport's in outgoing/<KVER>/v$V/; or MAIL_OUT). It never sends
+# anything. The trailers come from the submitter's git configuration: each
+# `git config --add fuselab.trailer "Tag: value"`, then Signed-off-by:
+# user.name <user.email>.
 cmd_mail() {
 	local v=${V:-1} out name email full base work tmp t p f n=0 to cc all_to= all_cc=
 	local trailers=()
@@ -1176,11 +1177,8 @@ EOF
 	else
 		tap_ fail "$t/git_am_onto_a_fresh_base" "$log" "reproduce: cd $am && git am $out/0*.patch"
 	fi
-	# the ids of Fixes: lines are not in the throw-away repository's history
 	for f in "$out"/0*.patch; do
-		if log=$(cd "$(ksrc)" && scripts/checkpatch.pl --strict --ignore UNKNOWN_COMMIT_ID \
-			--codespell --codespellfile /usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt \
-			--terse --show-types "$f" 2>&1); then
+		if log=$(KVER=$KVER KSRC=$(ksrc) "$TOP/checkpatch.sh" "$f" 2>&1); then
 			tap_ ok "$t/checkpatch/${f##*/}"
 		else
 			tap_ fail "$t/checkpatch/${f##*/}" "$log"
@@ -1303,11 +1301,17 @@ cmd_check() {
 	summary check
 }
 
-# A backport's host-side checks: it applies without fuzz, checkpatch, the
-# W=1 cross-builds (Debian's armel marvell configuration, sh), make mail.
+# A backport's host-side checks: it applies without fuzz, then
+# stable_checks.
 cmd_stable_host() {
 	[ "$KVER" != 7.2 ] || die "KVER=$KVER: the backports are stable/*/ (KVER=6.1)"
 	cmd_applies
+	stable_checks
+}
+
+# checkpatch, the W=1 cross-builds (Debian's armel marvell configuration,
+# sh) and make mail, for a backport.
+stable_checks() {
 	cmd_checkpatch
 	cmd_xbuild
 	cmd_mail_check
@@ -1321,11 +1325,10 @@ cmd_check_stable() {
 	rm -f "$B/logs/tap-state.json"
 	run_flavours stock patched
 	cmd_bisect x86_64
-	cmd_checkpatch
-	cmd_xbuild
-	cmd_mail_check
+	stable_checks
 	summary check-stable
 }
+
 # `make alias` / `make cache`: the plugin runs of GUEST (alias or cache)
 # alone, stock and patched, on the arches given.
 cmd_plugin_runs() {

@@ -163,16 +163,14 @@ def xfail_for(test):
 
 
 # Per-suite parsing state, module level for brevity.
-cur = {"suite": None, "diag": [], "plan": None, "results": 0, "failed": 0,
-       "run": ""}
+cur = {"suite": None, "diag": [], "plan": None, "results": 0, "failed": 0}
 seen = {}
 
 
 def handle_line(line, tap, name):
     m = re.match(r"^FUSELAB-TAP-BEGIN (\S+)$", line)
     if m:
-        cur.update(suite=m.group(1), diag=[], plan=None, results=0, failed=0,
-                   run="")
+        cur.update(suite=m.group(1), diag=[], plan=None, results=0, failed=0)
         print(f"# {name}: running {m.group(1)}")
         sys.stdout.flush()
         return
@@ -188,14 +186,6 @@ def handle_line(line, tap, name):
     if m and cur["plan"] is None:
         cur["plan"] = int(m.group(1))
         return
-    m = re.match(r"^#\s+RUN\s+(\S+) \.\.\.$", line)
-    if m:
-        cur["run"] = m.group(1)
-    # Older kselftest harnesses (6.1's) print a skipped test without its
-    # name: "ok 6 # SKIP why". Name it after the test that was RUN.
-    m = re.match(r"^ok (\d+) # SKIP ?(.*)$", line)
-    if m:
-        line = f"ok {m.group(1)} {cur['run']} # SKIP {m.group(2)}"
     m = RESULT.match(line)
     if m:
         ok = m.group(1) == "ok"
