@@ -305,7 +305,21 @@ check_kconfig() {
 	printf '%s\n' "${bad[@]}"
 }
 
+# One source tree serves both flavours (tree_state): two lab processes must
+# not switch it under each other's builds, so kernel builds take turns.
 cmd_kernel() {
+	if [ -n "${LAB_TREE_LOCKED:-}" ]; then
+		build_kernel "$@"
+		return
+	fi
+	mkdir -p "$B"
+	(
+		flock 9
+		LAB_TREE_LOCKED=1 build_kernel "$@"
+	) 9>"$B/.tree.lock"
+}
+
+build_kernel() {
 	local arch=$1 flavour=$2 obj dir key frags=() f bad t0
 	load_arch "$arch"
 	case $flavour in stock | patched) ;; *) die "FLAVOUR must be stock or patched" ;; esac
