@@ -6,7 +6,9 @@
 # boot them under QEMU (TCG) and report TAP.
 #
 #   test/lab.sh setup                     packages + kernel sources
-#   test/lab.sh kernel ARCH FLAVOUR       build one kernel (stock|patched)
+#   test/lab.sh kernel ARCH FLAVOUR       build one kernel (stock|patched|old:
+#                                         OLD_SERIES=<dir of series + patches/>,
+#                                         e.g. an earlier version of the series)
 #   test/lab.sh suite ARCH                suite binaries + initramfs
 #   test/lab.sh run ARCH FLAVOUR          boot it and run the suite (TAP)
 #   test/lab.sh run ARCH FLAVOUR debian   the same with the Debian guest
@@ -237,16 +239,29 @@ series_patches() {
 	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$QUILT_SERIES" | awk '{print $1}'
 }
 
+# FLAVOUR=old: the series of OLD_SERIES (a directory holding series and
+# patches/, such as a copy of an earlier version) instead of SERIES_DIR's.
+use_old_series() {
+	[ -n "${OLD_SERIES:-}" ] && [ -f "$OLD_SERIES/series" ] ||
+		die "FLAVOUR=old needs OLD_SERIES=<dir with series and patches/>"
+	OLD_SERIES=$(cd "$OLD_SERIES" && pwd)
+	export QUILT_PATCHES=$OLD_SERIES/patches QUILT_SERIES=$OLD_SERIES/series
+}
+
 quilt_() { (cd "$(ksrc)" && quilt --quiltrc=- "$@"); }
 
-# Bring the tree to the stock or the patched state.
+# Bring the tree to the stock or the patched state.  The series that was
+# pushed is recorded in .lab-series, so that it is the one popped.
 tree_state() {
-	local flavour=$1 out
+	local flavour=$1 out pushed
 	if [ -f "$(ksrc)/.pc/applied-patches" ]; then
-		out=$(quilt_ pop -a -q 2>&1) || die "quilt pop -a failed: $out" \
-			"cd $(ksrc) && quilt --quiltrc=- pop -a"
+		pushed=$(cat "$(ksrc)/.lab-series" 2>/dev/null || echo "$QUILT_PATCHES $QUILT_SERIES")
+		out=$(QUILT_PATCHES=${pushed% *} QUILT_SERIES=${pushed#* } quilt_ pop -a -q 2>&1) ||
+			die "quilt pop -a failed: $out" "cd $(ksrc) && quilt --quiltrc=- pop -a"
 	fi
-	[ "$flavour" = patched ] || return 0
+	rm -f "$(ksrc)/.lab-series"
+	[ "$flavour" != stock ] || return 0
+	echo "$QUILT_PATCHES $QUILT_SERIES" >"$(ksrc)/.lab-series"
 	[ -n "$(series_patches)" ] || return 0
 	out=$(quilt_ push -a --fuzz=0 2>&1) || {
 		echo "$out" | tail -n 20 >&2
@@ -277,7 +292,7 @@ kernel_key() {
 		# the test modules are built with the kernel where modules are on
 		! (cd "$TOP/test/config" && grep -q '^CONFIG_MODULES=y' $KCONFIG_FRAGMENTS) ||
 			cat $(kmod_dirs | sed 's|$|*|')
-		if [ "$flavour" = patched ]; then
+		if [ "$flavour" != stock ]; then
 			cat "$QUILT_SERIES"
 			for p in $(series_patches); do cat "$QUILT_PATCHES/$p"; done
 		fi
@@ -322,7 +337,11 @@ cmd_kernel() {
 build_kernel() {
 	local arch=$1 flavour=$2 obj dir key frags=() f bad t0
 	load_arch "$arch"
-	case $flavour in stock | patched) ;; *) die "FLAVOUR must be stock or patched" ;; esac
+	case $flavour in
+	stock | patched) ;;
+	old) use_old_series ;;
+	*) die "FLAVOUR must be stock, patched or old" ;;
+	esac
 	dir=$(img_dir "$arch" "$flavour")
 	key=$(kernel_key "$flavour") || exit 1
 	if [ -f "$dir/key" ] && [ "$(cat "$dir/key")" = "$key" ] && [ -f "$dir/image" ]; then
