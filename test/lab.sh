@@ -1389,28 +1389,33 @@ cmd_main() {
 	echo "lab: full TAP in build/logs/main.tap; stock and patched side by side: make check"
 }
 
-mkdir -p "$B/logs"
-verb=${1:-check}
-shift || true
-case $verb in
-setup) cmd_setup ;;
-kernel) cmd_kernel "$@" ;;
-suite) cmd_suite "$@" ;;
-run) cmd_run "$@" ;;
-shell) cmd_shell "$@" ;;
-static) rm -f "$B/logs/tap-state.json"; cmd_static "$@"; summary static ;;
-xbuild) rm -f "$B/logs/tap-state.json"; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary xbuild ;;
-bisect) rm -f "$B/logs/tap-state.json"; cmd_bisect "$@"; summary bisect ;;
-alias) cmd_plugin_runs alias $ALIAS_ARCHES ;;
-cocci) rm -f "$B/logs/tap-state.json"; cmd_setup; cmd_cocci; summary cocci ;;
-cache) cmd_plugin_runs cache $CACHE_ARCHES ;;
-bench) cmd_bench ;;
-mail) cmd_setup; cmd_mail ;;
-mail-check) rm -f "$B/logs/tap-state.json"; cmd_setup; cmd_mail_check; summary mail ;;
-stable-host) cmd_setup; cmd_stable_host ;;
-check-stable) cmd_check_stable ;;
-check) cmd_check ;;
-check-full) STATIC_ARCHES=$ARCHES cmd_check ;;
-main) cmd_main ;;
-*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, alias, cache, cocci, bench, check, check-full, main)" ;;
-esac
+# One compound command, read whole before it runs: an edit of this file
+# during a long run cannot change what the run executes next.
+{
+	mkdir -p "$B/logs"
+	verb=${1:-check}
+	shift || true
+	case $verb in
+	setup) cmd_setup ;;
+	kernel) cmd_kernel "$@" ;;
+	suite) cmd_suite "$@" ;;
+	run) cmd_run "$@" ;;
+	shell) cmd_shell "$@" ;;
+	static) rm -f "$B/logs/tap-state.json"; cmd_static "$@"; summary static ;;
+	xbuild) rm -f "$B/logs/tap-state.json"; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary xbuild ;;
+	bisect) rm -f "$B/logs/tap-state.json"; cmd_bisect "$@"; summary bisect ;;
+	alias) cmd_plugin_runs alias $ALIAS_ARCHES ;;
+	cocci) rm -f "$B/logs/tap-state.json"; cmd_setup; cmd_cocci; summary cocci ;;
+	cache) cmd_plugin_runs cache $CACHE_ARCHES ;;
+	bench) cmd_bench ;;
+	mail) cmd_setup; cmd_mail ;;
+	mail-check) rm -f "$B/logs/tap-state.json"; cmd_setup; cmd_mail_check; summary mail ;;
+	stable-host) cmd_setup; cmd_stable_host ;;
+	check-stable) cmd_check_stable ;;
+	check) cmd_check ;;
+	check-full) STATIC_ARCHES=$ARCHES cmd_check ;;
+	main) cmd_main ;;
+	*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, alias, cache, cocci, bench, check, check-full, main)" ;;
+	esac
+	exit
+}
