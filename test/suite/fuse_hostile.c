@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/statfs.h>
 
 #include "fuselab.h"
@@ -397,6 +399,355 @@ TEST_F(hostile, reply_failing_mid_folio_writes_the_folio_back)
 	check_waiting_drains(_metadata, self);
 	EXPECT_LT(0UL, g.dev)
 		TH_LOG("the half-written folio was not written back");
+}
+
+/*
+ * The flush of a folio the copy stopped in must come while the copier
+ * still owns it (issue 16, point 2). A direct I/O READ's folios are the
+ * requester's pages, pinned by fuse_get_user_pages(); once the request is
+ * ended, the requester unpins them. The copier owns them only while the
+ * request is locked (FR_LOCKED): fuse_copy_fill() unlocks it before it
+ * faults in the daemon's buffer, and an abort may then end the request.
+ *
+ * Deterministic on one serving thread: the mount negotiates FUSE_ASYNC_DIO
+ * and the client reads f0 with O_DIRECT (not FOPEN_DIRECT_IO), so its READ
+ * is a background request whose end callback, fuse_aio_complete_req(),
+ * unpins the folios in whoever ends it. The daemon replies with 2 KiB and
+ * then an mmap of f1 of the same mount: the copy faults mid-folio, the
+ * request is unlocked, the fault-in sends a READ of f1 that nobody serves.
+ * Seeing that READ queued, a second thread aborts the connection:
+ * fuse_abort_conn() ends the client's request (unpin_folio(), in the
+ * aborting thread) before the fault's READ, and only then does the
+ * fault-in fail and the copier return. Kprobe events on
+ * flush_dcache_folio() and unpin_folio() record the folio of each call, in
+ * order: a flush of one of the client's folios after its unpin is a flush
+ * of a page the copier no longer owns.
+ */
+#if defined(__arm__)
+#define KP_ARG0		"%r0"
+#elif defined(__aarch64__)
+#define KP_ARG0		"%x0"
+#elif defined(__x86_64__)
+#define KP_ARG0		"%di"
+#else
+#define KP_ARG0		NULL
+#endif
+
+#define KP_TRACE	"/sys/kernel/tracing"
+#define KP_MAX_UNPINS	64
+
+static int kp_write(const char *file, const char *val, bool append)
+{
+	char path[128];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), KP_TRACE "/%s", file);
+	fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC));
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Probe @sym as event fuselab/<name>, with its first argument as folio=. */
+static int kp_add(const char *name, const char *sym)
+{
+	char def[128];
+
+	snprintf(def, sizeof(def), "p:fuselab/%s %s folio=%s\n", name, sym,
+		 KP_ARG0);
+	return kp_write("kprobe_events", def, true);
+}
+
+static void kp_remove(void)
+{
+	kp_write("events/fuselab/enable", "0", false);
+	kp_write("kprobe_events", "-:fuselab/fl_flush\n", true);
+	kp_write("kprobe_events", "-:fuselab/fl_unpin\n", true);
+}
+
+static int kp_start(void)
+{
+	int ret;
+
+	kp_remove();
+	if ((ret = kp_add("fl_flush", "flush_dcache_folio")) ||
+	    (ret = kp_add("fl_unpin", "unpin_folio")) ||
+	    (ret = kp_write("current_tracer", "nop", false)) ||
+	    (ret = kp_write("buffer_size_kb", "4096", false)) ||
+	    (ret = kp_write("trace", "", false)) ||
+	    (ret = kp_write("events/fuselab/enable", "1", false)) ||
+	    (ret = kp_write("tracing_on", "1", false)))
+		kp_remove();
+	return ret;
+}
+
+/* What the trace says about the folios unpinned in it (the client's). */
+struct kp_order {
+	unsigned long unpinned[KP_MAX_UNPINS];	/* each folio once */
+	unsigned long first_unpin[KP_MAX_UNPINS]; /* its first unpin's event */
+	unsigned int nunpinned;
+	unsigned long flushes_before;	/* of such a folio, before its unpin */
+	unsigned long flushes_after;	/* ... and after it */
+	unsigned long late_folio;	/* the first one flushed after */
+	unsigned long lost;		/* events written but not in the buffer */
+};
+
+/* The index of @folio in o->unpinned, or -1. */
+static int kp_unpinned(const struct kp_order *o, unsigned long folio)
+{
+	for (unsigned int i = 0; i < o->nunpinned; i++)
+		if (o->unpinned[i] == folio)
+			return i;
+	return -1;
+}
+
+/*
+ *   comm-pid [cpu] flags ts: fl_unpin: (unpin_folio+0x0/0x..) folio=0x...
+ * Returns 'f' (a flush), 'u' (an unpin) or 0 (anything else).
+ */
+static char kp_event(const char *line, unsigned long *folio)
+{
+	const char *arg = strstr(line, " folio=0x");
+
+	if (line[0] == '#' || !arg)
+		return 0;
+	*folio = strtoul(arg + 9, NULL, 16);
+	if (strstr(line, " fl_flush: "))
+		return 'f';
+	return strstr(line, " fl_unpin: ") ? 'u' : 0;
+}
+
+/*
+ * Stop and read the trace twice: first the unpins (the folios that matter,
+ * each with the event number of its first unpin), then each flush of one of
+ * those folios, as before or after that unpin.
+ */
+static int kp_stop(struct kp_order *o)
+{
+	unsigned long in_buf, written, folio, n;
+	char line[512], ev;
+	int pass, i;
+
+	memset(o, 0, sizeof(*o));
+	kp_write("tracing_on", "0", false);
+	for (pass = 0; pass < 2; pass++) {
+		FILE *f = fopen(KP_TRACE "/trace", "r");
+
+		if (!f)
+			return -errno;
+		for (n = 0; fgets(line, sizeof(line), f); n++) {
+			if (sscanf(line, "# entries-in-buffer/entries-written: %lu/%lu",
+				   &in_buf, &written) == 2)
+				o->lost = written - in_buf;
+			ev = kp_event(line, &folio);
+			i = ev ? kp_unpinned(o, folio) : -1;
+			if (!pass && ev == 'u' && i < 0 &&
+			    o->nunpinned < KP_MAX_UNPINS) {
+				o->unpinned[o->nunpinned] = folio;
+				o->first_unpin[o->nunpinned++] = n;
+			} else if (pass && ev == 'f' && i >= 0) {
+				if (n < o->first_unpin[i])
+					o->flushes_before++;
+				else if (!o->flushes_after++)
+					o->late_folio = folio;
+			}
+		}
+		fclose(f);
+	}
+	kp_remove();
+	return 0;
+}
+
+struct opener {
+	char path[96];
+	int fd, err;
+	atomic_int done;
+};
+
+static void *opener_main(void *p)
+{
+	struct opener *o = p;
+
+	o->fd = open(o->path, O_RDONLY);
+	o->err = errno;
+	atomic_store(&o->done, 1);
+	return NULL;
+}
+
+/*
+ * Open f<i> in the daemon's own process: a helper thread opens it while
+ * the test thread, the only daemon, serves its LOOKUP and OPEN.
+ */
+static int open_served(FIXTURE_DATA(hostile) *self, unsigned int i)
+{
+	uint64_t end = fl_now_ms() + 5000;
+	struct opener o = { .fd = -1 };
+	pthread_t t;
+
+	fl_path(self->fs, i, o.path, sizeof(o.path));
+	if (pthread_create(&t, NULL, opener_main, &o))
+		return -EAGAIN;
+	while (!atomic_load(&o.done) && fl_now_ms() < end) {
+		const struct fuse_in_header *in;
+
+		if (readable(self->fs, 10) &&
+		    fl_recv(self->fs, &self->b, &in) > 0)
+			fl_handle(self->fs, &self->b, in);
+	}
+	if (!atomic_load(&o.done))
+		fl_abort(self->fs);
+	pthread_join(t, NULL);
+	return o.fd >= 0 ? o.fd : -o.err;
+}
+
+struct aborter {
+	struct fl_fs *fs;
+	bool saw_request;
+};
+
+/*
+ * The daemon is in writev(); the next request on /dev/fuse can only be the
+ * READ of f1 that its fault-in sends, with the client's request unlocked.
+ */
+static void *aborter_main(void *p)
+{
+	struct aborter *a = p;
+
+	a->saw_request = readable(a->fs, 10000);
+	fl_abort(a->fs);
+	return NULL;
+}
+
+/* The client's pipes: its result to the test, then it waits for "go". */
+struct odirect_client {
+	int res[2], go[2];
+};
+
+/*
+ * Read f0 with O_DIRECT into page-aligned memory that stays mapped (and
+ * so the same folios) until the test has read the trace.
+ */
+static int client_odirect_read(struct fl_fs *fs, void *arg)
+{
+	struct odirect_client *c = arg;
+	unsigned char *buf;
+	char path[96], go;
+	int fd, ret;
+	ssize_t n;
+
+	close(c->res[0]);
+	close(c->go[1]);
+	buf = mmap(NULL, FILE_LEN, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return 201;
+	fl_path(fs, 0, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_DIRECT);
+	if (fd < 0) {
+		ret = errno;
+	} else {
+		n = pread(fd, buf, FILE_LEN, 0);
+		ret = n < 0 ? errno : n == FILE_LEN ? 0 : 200;
+	}
+	if (write(c->res[1], &ret, sizeof(ret)) != sizeof(ret))
+		return 202;
+	while (read(c->go[0], &go, 1) < 0 && errno == EINTR)
+		;
+	return ret;
+}
+
+/* The client's result, or -1 if it sent none within @ms. */
+static int client_result(struct odirect_client *c, int ms)
+{
+	struct pollfd p = { .fd = c->res[0], .events = POLLIN };
+	int ret;
+
+	if (poll(&p, 1, ms) != 1 ||
+	    read(c->res[0], &ret, sizeof(ret)) != sizeof(ret))
+		return -1;
+	return ret;
+}
+
+TEST_F_TIMEOUT(hostile, abort_while_reply_faults_flushes_before_unpin, 90)
+{
+	struct fl_config cfg = { .max_pages = 32, .want2 = FUSE_ASYNC_DIO };
+	struct odirect_client c;
+	struct fuse_out_header oh;
+	struct iovec iov[3];
+	struct aborter a;
+	struct kp_order o;
+	unsigned char *f1;
+	pthread_t t;
+	int fd, ret, err, res;
+	pid_t pid;
+
+	if (!kernel_has_function("flush_dcache_folio"))
+		SKIP(return, "flush_dcache_folio() is an empty inline here");
+	if (!kernel_has_function("unpin_folio"))
+		SKIP(return, "no unpin_folio(): direct I/O pages are released with put_page() here (6.1)");
+	if (!KP_ARG0)
+		SKIP(return, "the first argument's register is not known here");
+
+	/* page-cache opens, FUSE_ASYNC_DIO: a mount of its own */
+	fl_buf_free(&self->b);
+	fl_destroy(self->fs);
+	self->fs = fl_mount(&cfg);
+	ASSERT_TRUE(self->fs != NULL) TH_LOG("mount: %s", strerror(errno));
+	ASSERT_EQ(0, fl_buf_init(self->fs, &self->b));
+	self->fs->files[0].size = FILE_LEN;
+	fl_fill(self->fs->files[0].data, FILE_LEN, 0, 9);
+	self->fs->files[1].size = FILE_LEN;
+	fl_fill(self->fs->files[1].data, FILE_LEN, 0, 10);
+	/* present, so that the copy's first 2 KiB do not fault */
+	fl_fill(reply_data, FILE_LEN, 0, 9);
+
+	fd = open_served(self, 1);
+	ASSERT_LE(0, fd) TH_LOG("open f1: %s", strerror(-fd));
+	f1 = mmap(NULL, FILE_LEN, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	ASSERT_TRUE(f1 != MAP_FAILED) TH_LOG("mmap f1: %s", strerror(errno));
+
+	ASSERT_EQ(0, pipe(c.res));
+	ASSERT_EQ(0, pipe(c.go));
+	pid = start_client(_metadata, self, client_odirect_read, &c, FUSE_READ);
+	close(c.res[1]);
+	close(c.go[0]);
+	ret = kp_start();
+	ASSERT_EQ(0, ret) TH_LOG("kprobe events: %s", strerror(-ret));
+
+	good_header(self, &oh);
+	iov[0] = (struct iovec){ &oh, sizeof(oh) };
+	iov[1] = (struct iovec){ reply_data, FL_PAGE / 2 };
+	iov[2] = (struct iovec){ f1, FILE_LEN - FL_PAGE / 2 };
+	a = (struct aborter){ .fs = self->fs };
+	ASSERT_EQ(0, pthread_create(&t, NULL, aborter_main, &a));
+	ret = writev(self->fs->fd, iov, 3);
+	err = errno;
+	pthread_join(t, NULL);
+	res = client_result(&c, 10000);
+	ASSERT_EQ(0, kp_stop(&o));
+	close(c.go[1]);
+	fl_wait(pid, 5000);
+	close(c.res[0]);
+	munmap(f1, FILE_LEN);
+
+	TH_LOG("measured: writev %d (%s), client %d, %u folios unpinned, %lu flushes of them before, %lu after their unpin",
+	       ret, ret < 0 ? strerror(err) : "-", res, o.nunpinned,
+	       o.flushes_before, o.flushes_after);
+	ASSERT_EQ(0UL, o.lost) TH_LOG("trace events lost");
+	ASSERT_TRUE(a.saw_request)
+		TH_LOG("the fault-in of f1 sent no READ: the copy did not fault mid-folio");
+	ASSERT_EQ(-1, ret) TH_LOG("the aborted reply was accepted");
+	ASSERT_NE(0, res) TH_LOG("client's O_DIRECT read (errno, -1 = hang)");
+	ASSERT_LT(0U, o.nunpinned) TH_LOG("the client's folios were not seen unpinned");
+	EXPECT_EQ(0UL, o.flushes_after)
+		TH_LOG("folio %#lx flushed after the client unpinned it", o.late_folio);
+	EXPECT_LT(0UL, o.flushes_before)
+		TH_LOG("the half-written folio was not written back before its unpin");
+	check_waiting_drains(_metadata, self);
 }
 
 /*

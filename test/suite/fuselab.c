@@ -783,7 +783,8 @@ static int fl_init(struct fl_fs *fs)
 	r.o.minor = ii->minor < FUSE_KERNEL_MINOR_VERSION ?
 		    ii->minor : FUSE_KERNEL_MINOR_VERSION;
 	r.o.max_readahead = ii->max_readahead;
-	r.o.flags = want & ii->flags;
+	/* want2: its low half adds to flags, its high half is flags2 */
+	r.o.flags = (want | (uint32_t)fs->cfg.want2) & ii->flags;
 	if (ii->flags & FUSE_INIT_EXT)
 		r.o.flags2 = (uint32_t)(fs->cfg.want2 >> 32) & ii->flags2;
 	r.o.max_background = 16;

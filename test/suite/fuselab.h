@@ -48,7 +48,7 @@ struct fl_config {
 	enum fl_xport xport;
 	unsigned int niov;		/* pieces per readv/writev (FL_XP_VEC) */
 	unsigned int nthreads;		/* serving threads started by fl_start() */
-	uint64_t want2;			/* extra INIT flags2 bits (e.g. io_uring) */
+	uint64_t want2;			/* extra INIT flags: low half flags, high flags2 */
 	bool alias_tag;			/* serving buffers watched by the alias plugin */
 };
 
