@@ -10,7 +10,9 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/io_uring.h>
+#include <linux/limits.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 
 #include "fuselab.h"
 #include "kselftest_harness.h"
@@ -238,30 +240,25 @@ static unsigned int possible_cpus(void)
 	return n == 2 ? hi + 1 : 1;
 }
 
-FIXTURE(uring) {
-	struct uring_fs u;
-};
-
-FIXTURE_SETUP(uring)
+/*
+ * Mount with @max_pages (max_write is as many pages: fl_init()), start a
+ * /dev/fuse thread for what comes before the ring is ready, and register
+ * ENTS_PER_QUEUE ring entries per possible CPU with payload buffers of the
+ * size the kernel asks for: ring->max_payload_sz, the largest of
+ * FUSE_MIN_READ_BUFFER, max_write and max_pages pages.
+ */
+static void uring_start(struct __test_metadata *_metadata, struct uring_fs *u,
+			unsigned int max_pages)
 {
 	struct fl_config cfg = {
-		.max_pages = 64,
+		.max_pages = max_pages,
 		.nthreads = 1,
 		.want2 = FUSE_OVER_IO_URING,
 	};
-	struct uring_fs *u = &self->u;
 	unsigned int nq = possible_cpus();
-	int fd;
+	size_t pages_sz = (size_t)max_pages * FL_PAGE;
 
-	memset(u, 0, sizeof(*u));
-	u->r.fd = -1;
-	fd = open("/sys/module/fuse/parameters/enable_uring", O_WRONLY);
-	if (fd < 0)
-		SKIP(return, "this kernel has no FUSE-over-io_uring");
-	ASSERT_EQ(1, write(fd, "1", 1));
-	close(fd);
 	ASSERT_GE((unsigned int)MAX_QUEUES, nq);
-
 	u->fs = fl_mount(&cfg);
 	ASSERT_TRUE(u->fs != NULL) TH_LOG("mount: %s", strerror(errno));
 	u->fs->reply = uring_reply;
@@ -270,6 +267,8 @@ FIXTURE_SETUP(uring)
 
 	u->payload_sz = u->fs->max_write > FUSE_MIN_READ_BUFFER ?
 			u->fs->max_write : FUSE_MIN_READ_BUFFER;
+	if (pages_sz > u->payload_sz)
+		u->payload_sz = pages_sz;
 	u->nents = nq * ENTS_PER_QUEUE;
 	for (unsigned int i = 0; i < u->nents; i++) {
 		struct ent *e = &u->ents[i];
@@ -293,17 +292,51 @@ FIXTURE_SETUP(uring)
 	ASSERT_EQ(1, atomic_load(&u->registered));
 }
 
-FIXTURE_TEARDOWN(uring)
+/* Unmounting ends the ring: its commands complete with errors. */
+static void uring_stop(struct uring_fs *u)
 {
-	struct uring_fs *u = &self->u;
-
 	if (!u->fs)
 		return;
-	/* unmounting ends the ring: its commands complete with errors */
 	fl_destroy(u->fs);
 	if (u->thr)
 		pthread_join(u->thr, NULL);
 	ring_free(&u->r);
+}
+
+/* 0, -ENOENT on a kernel without FUSE-over-io_uring, or -errno */
+static int uring_enable(void)
+{
+	int fd = open("/sys/module/fuse/parameters/enable_uring", O_WRONLY);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "1", 1) != 1)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+FIXTURE(uring) {
+	struct uring_fs u;
+};
+
+FIXTURE_SETUP(uring)
+{
+	int err;
+
+	memset(&self->u, 0, sizeof(self->u));
+	self->u.r.fd = -1;
+	err = uring_enable();
+	if (err == -ENOENT)
+		SKIP(return, "this kernel has no FUSE-over-io_uring");
+	ASSERT_EQ(0, err);
+	uring_start(_metadata, &self->u, 64);
+}
+
+FIXTURE_TEARDOWN(uring)
+{
+	uring_stop(&self->u);
 }
 
 static const size_t sizes[] = { 1, 4097, 65536 + 7, (256u << 10) + 3 };
@@ -396,6 +429,318 @@ TEST_F_TIMEOUT(uring, abort_ends_ring_and_clients, 60)
 	u->thr = 0;
 	TH_LOG("ring thread ended with %d", atomic_load(&u->err));
 	EXPECT_NE(0, atomic_load(&u->err));
+	EXPECT_EQ(0, fl_waiting(u->fs));
+}
+
+/*
+ * Arguments larger than the ring's payload buffer.  dev_uring.c copies a
+ * request's arguments into, and a reply's out of, the payload buffer the
+ * daemon registered: ring->max_payload_sz bytes, with max_pages 1 (and so
+ * max_write 4 KiB) FUSE_MIN_READ_BUFFER, 8 KiB.  A SETXATTR carries its
+ * value (up to XATTR_SIZE_MAX, 64 KiB) as an argument and a GETXATTR's
+ * reply may be as long as the client's buffer: max_pages bounds neither.
+ * /dev/fuse ends such a request with E2BIG (fuse_dev_do_read()); the ring
+ * must too, and must refuse a reply whose payload_sz is larger than the
+ * buffer.  Stock copies on until fuse_copy_fill() hits BUG_ON(!err), with
+ * the ring's uring_lock held: these tests run in a boot of their own
+ * (test/lab.sh run ARCH FLAVOUR crash, whose guest sets FUSELAB_CRASH) and
+ * skip anywhere else.
+ */
+#define XNAME		"user.fuselab"
+#define XSMALL		100		/* a value that fits */
+
+/* The daemon's xattrs: one name, answered by fl_handle()'s hook. */
+struct xattr_srv {
+	struct uring_fs *u;
+	pthread_mutex_t lock;
+	unsigned char *value;		/* XATTR_SIZE_MAX bytes */
+	size_t len;			/* of the value set, 0 if none */
+	atomic_ulong setxattr;		/* SETXATTRs received */
+	atomic_ulong last;		/* the value size of the last one */
+	atomic_ulong via_dev;		/* xattr requests that came via /dev/fuse */
+	atomic_int overrun;		/* answer the next GETXATTR too long */
+	atomic_ulong overruns;		/* answers given too long */
+};
+
+/*
+ * Answer a GETXATTR of @size bytes with a payload_sz of @size, larger than
+ * the payload buffer: the buffer holds what fits, the rest is not there.
+ */
+static void overrun_reply(struct xattr_srv *x, struct fl_buf *b,
+			  const struct fuse_in_header *in, uint32_t size)
+{
+	struct ent *e = b->priv;
+	struct fuse_out_header oh = {
+		.len = sizeof(oh) + size, .unique = in->unique,
+	};
+
+	fl_fill(e->payload, x->u->payload_sz, 0, 77);
+	memcpy(e->hdr->in_out, &oh, sizeof(oh));
+	e->hdr->ring_ent_in_out.payload_sz = size;
+	atomic_fetch_add(&x->overruns, 1);
+}
+
+static void setxattr_answer(struct fl_fs *fs, struct xattr_srv *x,
+			    struct fl_buf *b, const struct fuse_in_header *in)
+{
+	const struct fuse_setxattr_in *si = (const void *)(in + 1);
+	/* no FUSE_SETXATTR_EXT: the short form of the header */
+	size_t hdr = sizeof(*in) + FUSE_COMPAT_SETXATTR_IN_SIZE;
+	const char *name = (const char *)in + hdr;
+	size_t len = strnlen(name, in->len - hdr) + 1;
+	int err = 0;
+
+	atomic_fetch_add(&x->setxattr, 1);
+	atomic_store(&x->last, si->size);
+	if (hdr + len + si->size != in->len || si->size > XATTR_SIZE_MAX) {
+		err = -EINVAL;
+	} else if (strcmp(name, XNAME)) {
+		err = -ENOTSUP;
+	} else {
+		pthread_mutex_lock(&x->lock);
+		memcpy(x->value, name + len, si->size);
+		x->len = si->size;
+		pthread_mutex_unlock(&x->lock);
+	}
+	fl_reply(fs, b, in->unique, err, NULL, 0);
+}
+
+static void getxattr_answer(struct fl_fs *fs, struct xattr_srv *x,
+			    struct fl_buf *b, const struct fuse_in_header *in)
+{
+	const struct fuse_getxattr_in *gi = (const void *)(in + 1);
+	unsigned char *out = b->out + sizeof(struct fuse_out_header);
+	const char *name = (const char *)(gi + 1);
+	size_t room = x->u->payload_sz, len;
+
+	pthread_mutex_lock(&x->lock);
+	len = x->len;
+	if (len <= room)
+		memcpy(out, x->value, len);
+	pthread_mutex_unlock(&x->lock);
+
+	if (strcmp(name, XNAME) || !len) {
+		fl_reply(fs, b, in->unique, -ENODATA, NULL, 0);
+	} else if (!gi->size) {
+		struct fuse_getxattr_out go = { .size = len };
+
+		fl_reply(fs, b, in->unique, 0, &go, sizeof(go));
+	} else if (gi->size < len) {
+		fl_reply(fs, b, in->unique, -ERANGE, NULL, 0);
+	} else if (b->priv && gi->size > room &&
+		   atomic_exchange(&x->overrun, 0)) {
+		overrun_reply(x, b, in, gi->size);
+	} else if (b->priv && len > room) {
+		/* more than the ring can carry (a SETXATTR it let through) */
+		fl_reply(fs, b, in->unique, -E2BIG, NULL, 0);
+	} else {
+		fl_reply(fs, b, in->unique, 0, out, len);
+	}
+}
+
+static bool xattr_hook(struct fl_fs *fs, struct fl_buf *b,
+		       const struct fuse_in_header *in, void *arg)
+{
+	struct xattr_srv *x = arg;
+
+	if (in->opcode != FUSE_SETXATTR && in->opcode != FUSE_GETXATTR)
+		return false;
+	/* b->priv is the ring entry; NULL for a request read from /dev/fuse */
+	if (!b->priv)
+		atomic_fetch_add(&x->via_dev, 1);
+	if (in->opcode == FUSE_SETXATTR)
+		setxattr_answer(fs, x, b, in);
+	else
+		getxattr_answer(fs, x, b, in);
+	return true;
+}
+
+/* One xattr call of a client process, its result in shared memory. */
+struct xcall {
+	const char *path;
+	bool set;
+	size_t len;		/* of the value, or of the getxattr buffer */
+	unsigned int seed;	/* the value's pattern */
+	ssize_t ret;
+	int err;
+	long long bad;		/* getxattr: first byte off the pattern, or -1 */
+};
+
+static int xattr_client(struct fl_fs *fs, void *arg)
+{
+	struct xcall *c = arg;
+	unsigned char *v = malloc(c->len);
+	ssize_t n;
+
+	if (!v)
+		return 1;
+	if (c->set) {
+		fl_fill(v, c->len, 0, c->seed);
+		n = setxattr(c->path, XNAME, v, c->len, 0);
+	} else {
+		n = getxattr(c->path, XNAME, v, c->len);
+	}
+	c->err = n < 0 ? errno : 0;
+	c->bad = n > 0 && !c->set ? fl_check(v, n, 0, c->seed) : -1;
+	c->ret = n;
+	return 0;
+}
+
+FIXTURE(uring_small) {
+	struct uring_fs u;
+	struct xattr_srv x;
+	struct xcall *call;	/* MAP_SHARED: the clients write it */
+	char path[96];
+};
+
+/*
+ * setxattr() (@set) of a value of @len bytes, or getxattr() into a buffer
+ * of @len bytes, of XNAME on f0 by a client process that must end within
+ * 20 s.  Returns fl_wait()'s result (-1: it hung and was killed); the
+ * call's own is in self->call.
+ */
+static int xattr_call(FIXTURE_DATA(uring_small) *self, bool set, size_t len,
+		      unsigned int seed)
+{
+	struct xcall *c = self->call;
+
+	*c = (struct xcall){ self->path, set, len, seed, -2, 0, -1 };
+	return fl_wait(fl_spawn(self->u.fs, xattr_client, c), 20000);
+}
+
+FIXTURE_SETUP(uring_small)
+{
+	int err;
+
+	memset(&self->u, 0, sizeof(self->u));
+	memset(&self->x, 0, sizeof(self->x));
+	self->u.r.fd = -1;
+	self->call = MAP_FAILED;
+	if (!getenv("FUSELAB_CRASH"))
+		SKIP(return, "BUGs stock: runs in a boot of its own, test/lab.sh run ARCH FLAVOUR crash");
+	err = uring_enable();
+	if (err == -ENOENT)
+		SKIP(return, "this kernel has no FUSE-over-io_uring");
+	ASSERT_EQ(0, err);
+
+	pthread_mutex_init(&self->x.lock, NULL);
+	self->x.u = &self->u;
+	self->x.value = malloc(XATTR_SIZE_MAX);
+	ASSERT_TRUE(self->x.value != NULL);
+	self->call = mmap(NULL, sizeof(*self->call), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(self->call != MAP_FAILED);
+
+	uring_start(_metadata, &self->u, 1);
+	/* before any client: nothing but INIT has been asked yet */
+	self->u.fs->hook_arg = &self->x;
+	self->u.fs->hook = xattr_hook;
+	fl_path(self->u.fs, 0, self->path, sizeof(self->path));
+	ASSERT_EQ((size_t)FUSE_MIN_READ_BUFFER, self->u.payload_sz);
+}
+
+FIXTURE_TEARDOWN(uring_small)
+{
+	uring_stop(&self->u);
+	if (self->call != MAP_FAILED)
+		munmap(self->call, sizeof(*self->call));
+	free(self->x.value);
+}
+
+/*
+ * A SETXATTR whose value does not fit in the payload buffer ends with
+ * E2BIG, as on /dev/fuse, and never reaches the daemon; the ring serves on.
+ * Stock: kernel BUG at fs/fuse/dev.c (fuse_copy_fill()).
+ */
+TEST_F_TIMEOUT(uring_small, setxattr_larger_than_payload_buffer_gets_e2big, 60)
+{
+	struct uring_fs *u = &self->u;
+	struct xattr_srv *x = &self->x;
+	struct xcall *c = self->call;
+	unsigned long dev = atomic_load(&u->fs->st.requests), served;
+
+	/* a value that fits goes through the ring to the daemon */
+	ASSERT_EQ(0, xattr_call(self, true, XSMALL, 1))
+		TH_LOG("setxattr of %d bytes: the client hung", XSMALL);
+	ASSERT_EQ(0, c->ret) TH_LOG("setxattr of %d bytes: %s", XSMALL,
+				    strerror(c->err));
+	ASSERT_EQ(1UL, atomic_load(&x->setxattr));
+
+	served = atomic_load(&u->served);
+	ASSERT_EQ(0, xattr_call(self, true, XATTR_SIZE_MAX, 2))
+		TH_LOG("setxattr of %d bytes: the client hung: the ring stopped serving (see the kernel log)",
+		       XATTR_SIZE_MAX);
+	TH_LOG("measured: setxattr of %d bytes with a payload buffer of %zu: %zd (%s)",
+	       XATTR_SIZE_MAX, u->payload_sz, c->ret,
+	       c->ret < 0 ? strerror(c->err) : "no error");
+	EXPECT_EQ(-1, c->ret);
+	EXPECT_EQ(E2BIG, c->err) TH_LOG("expected E2BIG, got %s",
+					 strerror(c->err));
+	EXPECT_EQ(1UL, atomic_load(&x->setxattr))
+		TH_LOG("the daemon received a SETXATTR of %lu bytes",
+		       atomic_load(&x->last));
+
+	/* the ring serves on: the value set first is still there */
+	ASSERT_EQ(0, xattr_call(self, false, XATTR_SIZE_MAX, 1))
+		TH_LOG("getxattr after it: the client hung");
+	EXPECT_EQ(XSMALL, c->ret) TH_LOG("getxattr after it: %zd (%s)", c->ret,
+					 strerror(c->err));
+	EXPECT_EQ(-1, c->bad);
+	EXPECT_LT(served, atomic_load(&u->served));
+	EXPECT_EQ(0UL, atomic_load(&x->via_dev));
+	EXPECT_EQ(dev, atomic_load(&u->fs->st.requests));
+	EXPECT_EQ(0, atomic_load(&u->err)) TH_LOG("ring thread: %s",
+						  strerror(atomic_load(&u->err)));
+	EXPECT_EQ(0, fl_waiting(u->fs));
+}
+
+/*
+ * A reply whose payload_sz is larger than the payload buffer (to a
+ * GETXATTR of 64 KiB, which the same daemon answers right before and after
+ * it): the kernel must not copy beyond the buffer, the commit fails with
+ * EINVAL, which the client gets; the ring serves on.  Stock: kernel BUG at
+ * fs/fuse/dev.c (fuse_copy_fill()).
+ */
+TEST_F_TIMEOUT(uring_small, reply_larger_than_payload_buffer_gets_einval, 60)
+{
+	struct uring_fs *u = &self->u;
+	struct xattr_srv *x = &self->x;
+	struct xcall *c = self->call;
+	unsigned long dev = atomic_load(&u->fs->st.requests);
+
+	ASSERT_EQ(0, xattr_call(self, true, XSMALL, 3))
+		TH_LOG("setxattr of %d bytes: the client hung", XSMALL);
+	ASSERT_EQ(0, c->ret) TH_LOG("setxattr of %d bytes: %s", XSMALL,
+				    strerror(c->err));
+	/* a getxattr into 64 KiB answered within the buffer */
+	ASSERT_EQ(0, xattr_call(self, false, XATTR_SIZE_MAX, 3))
+		TH_LOG("getxattr: the client hung");
+	ASSERT_EQ(XSMALL, c->ret) TH_LOG("getxattr: %zd (%s)", c->ret,
+					 strerror(c->err));
+	ASSERT_EQ(-1, c->bad);
+
+	atomic_store(&x->overrun, 1);
+	ASSERT_EQ(0, xattr_call(self, false, XATTR_SIZE_MAX, 3))
+		TH_LOG("getxattr answered with payload_sz %d: the client hung: the ring stopped serving (see the kernel log)",
+		       XATTR_SIZE_MAX);
+	TH_LOG("measured: reply with payload_sz %d, payload buffer %zu: the client's getxattr %zd (%s)",
+	       XATTR_SIZE_MAX, u->payload_sz, c->ret,
+	       c->ret < 0 ? strerror(c->err) : "no error");
+	ASSERT_EQ(1UL, atomic_load(&x->overruns));
+	EXPECT_EQ(-1, c->ret);
+	EXPECT_EQ(EINVAL, c->err) TH_LOG("expected EINVAL, got %s",
+					  strerror(c->err));
+
+	/* the ring serves on */
+	ASSERT_EQ(0, xattr_call(self, false, XATTR_SIZE_MAX, 3))
+		TH_LOG("getxattr after it: the client hung");
+	EXPECT_EQ(XSMALL, c->ret) TH_LOG("getxattr after it: %zd (%s)", c->ret,
+					 strerror(c->err));
+	EXPECT_EQ(-1, c->bad);
+	EXPECT_EQ(0UL, atomic_load(&x->via_dev));
+	EXPECT_EQ(dev, atomic_load(&u->fs->st.requests));
+	EXPECT_EQ(0, atomic_load(&u->err)) TH_LOG("ring thread: %s",
+						  strerror(atomic_load(&u->err)));
 	EXPECT_EQ(0, fl_waiting(u->fs));
 }
 
