@@ -14,6 +14,8 @@
 #   test/lab.sh run ARCH FLAVOUR debian   the same with the Debian guest
 #   test/lab.sh run ARCH FLAVOUR alias    the suite's alias windows, counted by
 #                                         the alias plugin (test/alias/alias.c)
+#   test/lab.sh run ARCH FLAVOUR crash    the tests that BUG a stock kernel, in
+#                                         a boot of their own (CRASH_TESTS)
 #   test/lab.sh static [ARCH]             W=1 + sparse (unstable's) over what the series touches, stock vs patched
 #   test/lab.sh bisect [ARCH]             each patch applies without fuzz and the tree builds after it
 #   test/lab.sh xbuild [NAME...]          W=1 cross-builds of what the series touches, stock vs patched
@@ -52,6 +54,17 @@ ALIAS_TESTS=-t,daemon_buffers_see_no_cross_alias,-t,alias_control_pipe_read,-t,a
 CACHE_ARCHES=${CACHE_ARCHES-armv5}
 CACHE_SUITES=fuse_bufs,cache_rules
 CACHE_TESTS=$ALIAS_TESTS,-t,second_thread_loads_during_copy,-t,kmap_write_without_flush_dcache_page,-t,kmap_write_with_flush_dcache_page,-t,kmap_read_of_stores_after_pinning,-t,kmap_read_after_pinning_again,-t,user_events_enable_bit_is_seen
+# The tests that BUG a stock kernel (fuse_uring's uring_small: arguments
+# larger than the ring's payload buffer) skip in the suite's boot and run in
+# a short boot of their own per flavour, so that the BUG takes no other test
+# with it.  Where test/expect/<flavour>.xfail lists crash/kernel_log_clean,
+# the runner expects CRASH_BUG to be the first report of that boot's log.
+# x86_64 only: the ring is the same on every arch; 6.1 has none.
+CRASH_ARCHES=${CRASH_ARCHES-x86_64}
+[ "$KVER" = 7.2 ] || CRASH_ARCHES=
+CRASH_SUITES=fuse_uring
+CRASH_TESTS=-f,uring_small
+CRASH_BUG='kernel BUG at fs/fuse/dev\.c'
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
 # The series of KVER: mainline's at the top, a backport under stable/<KVER>/.
@@ -497,7 +510,8 @@ busybox_for() {
 # Boot ARCH's FLAVOUR kernel with GUEST: "suite" (our initramfs) or
 # "debian" (real clients, test/debian/).
 cmd_run() {
-	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache=
+	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash=
+	local timeout=${BOOT_TIMEOUT:-1500}
 	load_arch "$arch"
 	# what the stock kernel must fail: the tests that prove the series
 	[ -f "$TOP/test/expect/$flavour.xfail" ] && xfail=$TOP/test/expect/$flavour.xfail
@@ -531,6 +545,15 @@ cmd_run() {
 		QEMU=$(qemu10 "$QEMU")
 		extra="-audio none -plugin $(plugin cache926),log=$cache${CACHE_ARGS:+,$CACHE_ARGS}"
 		;;
+	crash)
+		# the tests that BUG a stock kernel, in a boot of their own
+		initrd=$B/initrd/$KVER-$arch-suite.cpio.gz
+		suites=$(echo "${ONLY:-$CRASH_SUITES}" | tr , ' ')
+		append="$append fuselab.only=${ONLY:-$CRASH_SUITES} fuselab.args=${ARGS:-$CRASH_TESTS} fuselab.crash=1"
+		tag=-crash
+		crash=$CRASH_BUG
+		timeout=${BOOT_TIMEOUT:-600}
+		;;
 	debian)
 		[ "$arch" = x86_64 ] || die "the debian guest is x86_64 only"
 		# cached: rebuilt only when its script or test/debian/init changed
@@ -542,7 +565,7 @@ cmd_run() {
 		extra="-m 2G"
 		append="$append ${BREAK:+fuselab_break=$BREAK} ${ONLY:+fuselab_only=$ONLY} ${REPEAT:+fuselab_repeat=$REPEAT}"
 		;;
-	*) die "GUEST must be suite, alias, cache or debian" ;;
+	*) die "GUEST must be suite, alias, cache, crash or debian" ;;
 	esac
 	[ -z "$KDTB" ] || extra="$extra -dtb $dir/dtb"
 	if [ "$guest" != debian ] && [ -f "$dir/kmod.cpio.gz" ]; then
@@ -553,11 +576,12 @@ cmd_run() {
 	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour$tag" \
 		--qemu "$QEMU" --qemu-args "$QEMU_ARGS $extra" --console "$CONSOLE" \
 		--kernel "$dir/image" --initrd "$initrd" \
-		--append "$append" --timeout "${BOOT_TIMEOUT:-1500}" \
+		--append "$append" --timeout "$timeout" \
 		--suites "$suites" \
 		--log "$B/logs/console-$KVER-$arch-$flavour$tag.log" \
 		--state "$B/logs/tap-state.json" \
-		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"} ${cache:+--cache-log "$cache"}
+		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"} ${cache:+--cache-log "$cache"} \
+		${crash:+--crash "$crash"}
 }
 
 # QEMU 10 from bookworm-backports (its plugins read registers), unpacked
@@ -1307,6 +1331,10 @@ run_flavours() {
 	for a in $CACHE_ARCHES; do
 		[[ " $ARCHES " == *" $a "* ]] || continue
 		for f in "$@"; do cmd_run "$a" "$f" cache; done
+	done
+	for a in $CRASH_ARCHES; do
+		[[ " $ARCHES " == *" $a "* ]] || continue
+		for f in "$@"; do cmd_run "$a" "$f" crash; done
 	done
 	step "total $((SECONDS - t0)) s"
 }

@@ -18,6 +18,12 @@ the tests that prove the series): such a failure is reported as
 "not ok ... # TODO" and counted as xfail; such a test passing is a failure,
 since it then cannot tell the kernels apart. Diagnostics that contain
 "measured:" are printed for passing tests too.
+
+--crash RX: the boot runs tests that may BUG this kernel (test/lab.sh run
+ARCH FLAVOUR crash). Its kernel_log_clean line is then looked up in --xfail
+as crash/kernel_log_clean: where listed, the log must fail, and the first
+report in it must match RX (the expected BUG; what follows it, such as the
+oops and hung tasks, is its consequence). Elsewhere the usual rules hold.
 Nothing here knows an architecture: the QEMU command comes from the caller.
 """
 import argparse
@@ -73,6 +79,8 @@ def main():
                     "started with it): one TAP line per window")
     ap.add_argument("--cache-log", help="the cache model's log "
                     "(test/alias/cache926.c): one TAP line per window")
+    ap.add_argument("--crash", help="the report (regex) the --xfail entry "
+                    "crash/kernel_log_clean expects first in the log")
     ap.add_argument("--interactive", action="store_true",
                     help="attach the console to this terminal, no parsing")
     a = ap.parse_args()
@@ -253,7 +261,16 @@ def finish(lines, tap, name, a, done, timed_out, elapsed):
     if not have_dmesg:
         diag.append("no dmesg dump (guest did not finish); live console "
                     "lines were scanned")
-    tap.result(not bad and have_dmesg, f"{name}/kernel_log_clean", diag)
+    ok = not bad and have_dmesg
+    xfail = xfail_for("crash/kernel_log_clean") if a.crash else None
+    if xfail and not ok:
+        # this kernel must fail here, and with the expected BUG first
+        first = bad[0] if bad else "none"
+        diag.insert(0, f"first report: {first}")
+        if not re.search(a.crash, first):
+            diag.insert(1, f"expected first: /{a.crash}/")
+            xfail = None
+    tap.result(ok, f"{name}/kernel_log_clean", diag, None, xfail)
     if a.alias_log:
         window_results(lines, tap, name, a.alias_log, ALIAS)
     if a.cache_log:
