@@ -706,8 +706,8 @@ TEST_F_TIMEOUT(hostile, abort_while_reply_faults_flushes_before_unpin, 90)
 
 	fd = open_served(self, 1);
 	ASSERT_LE(0, fd) TH_LOG("open f1: %s", strerror(-fd));
+	/* no close(fd) before the abort: its FLUSH would wait for us */
 	f1 = mmap(NULL, FILE_LEN, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
 	ASSERT_TRUE(f1 != MAP_FAILED) TH_LOG("mmap f1: %s", strerror(errno));
 
 	ASSERT_EQ(0, pipe(c.res));
@@ -733,6 +733,7 @@ TEST_F_TIMEOUT(hostile, abort_while_reply_faults_flushes_before_unpin, 90)
 	fl_wait(pid, 5000);
 	close(c.res[0]);
 	munmap(f1, FILE_LEN);
+	close(fd);
 
 	TH_LOG("measured: writev %d (%s), client %d, %u folios unpinned, %lu flushes of them before, %lu after their unpin",
 	       ret, ret < 0 ? strerror(err) : "-", res, o.nunpinned,
