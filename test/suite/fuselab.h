@@ -29,6 +29,7 @@ enum fl_mem {
 	FL_MEM_ANON,	/* private anonymous mapping */
 	FL_MEM_MEMFD,	/* MAP_SHARED mapping of a memfd */
 	FL_MEM_THP,	/* anonymous, 2 MiB aligned, MADV_HUGEPAGE, populated */
+	FL_MEM_SECRET,	/* MAP_SHARED mapping of a memfd_secret() (ENOSYS: none) */
 };
 
 /* How the daemon talks to /dev/fuse. */
