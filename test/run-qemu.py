@@ -22,8 +22,8 @@ since it then cannot tell the kernels apart. Diagnostics that contain
 --crash RX: the boot runs tests that may BUG this kernel (test/lab.sh run
 ARCH FLAVOUR crash). Its kernel_log_clean line is then looked up in --xfail
 as crash/kernel_log_clean: where listed, the log must fail, and the first
-report in it must match RX (the expected BUG; what follows it, such as the
-oops and hung tasks, is its consequence). Elsewhere the usual rules hold.
+report in it must match RX (the expected BUG; what follows it, such as its
+oops, is its consequence). Elsewhere the usual rules hold.
 Nothing here knows an architecture: the QEMU command comes from the caller.
 """
 import argparse
