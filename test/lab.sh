@@ -276,7 +276,10 @@ tree_state() {
 		out=$(QUILT_PATCHES=${pushed% *} QUILT_SERIES=${pushed#* } quilt_ pop -a -q 2>&1) ||
 			die "quilt pop -a failed: $out" "cd $(ksrc) && quilt --quiltrc=- pop -a"
 	fi
-	rm -f "$(ksrc)/.lab-series"
+	# quilt records the series of its first push in .pc/.quilt_{patches,series}
+	# and prefers them to QUILT_PATCHES/QUILT_SERIES: forget them, or a
+	# patched build after FLAVOUR=old pushes OLD_SERIES again
+	rm -f "$(ksrc)/.lab-series" "$(ksrc)/.pc/.quilt_patches" "$(ksrc)/.pc/.quilt_series"
 	[ "$flavour" != stock ] || return 0
 	echo "$QUILT_PATCHES $QUILT_SERIES" >"$(ksrc)/.lab-series"
 	[ -n "$(series_patches)" ] || return 0
