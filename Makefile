@@ -16,6 +16,7 @@
 #   make xbuild          W=1 cross-builds of fs/fuse/ and mm/gup.o for
 #                        x86_64 arm sh mips parisc arm64, stock vs patched
 #   make check-full      check, with bisect and static on every booted arch
+#                        (make check only checks that the series applies)
 #   make alias           the alias runs alone: cross-alias loads on the
 #                        daemon's buffers counted by a QEMU plugin, stock
 #                        vs patched (ALIAS_ARCHES, default armv5)
