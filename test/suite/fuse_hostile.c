@@ -32,7 +32,7 @@
 #define KERNEL_ADDR	(~0UL - 0xfffff)
 #endif
 
-#define FILE_LEN	(64u << 10)
+#define FILE_LEN	FL_CLIENT_RW_LEN	/* what fl_client_rw() moves */
 
 FIXTURE(hostile) {
 	struct fl_fs *fs;
@@ -77,44 +77,6 @@ FIXTURE_TEARDOWN(hostile)
 		fl_destroy(self->fs);
 }
 
-static int client_statfs(struct fl_fs *fs, void *arg)
-{
-	struct statfs s;
-
-	(void)arg;
-	return statfs(fs->mnt, &s) ? errno : 0;
-}
-
-/* Direct I/O of FILE_LEN bytes on f0: a READ or a WRITE with payload. */
-static int client_rw(struct fl_fs *fs, void *arg)
-{
-	static unsigned char buf[FILE_LEN];
-	bool write = arg != NULL;
-	char path[96];
-	ssize_t n;
-	int fd;
-
-	fl_path(fs, 0, path, sizeof(path));
-	fd = open(path, O_RDWR);
-	if (fd < 0)
-		return errno;
-	fl_fill(buf, sizeof(buf), 0, 9);
-	n = write ? pwrite(fd, buf, sizeof(buf), 0) :
-		    pread(fd, buf, sizeof(buf), 0);
-	if (n < 0)
-		return errno;
-	if (n != sizeof(buf) || fl_check(buf, sizeof(buf), 0, 9) != -1)
-		return 200;
-	return 0;
-}
-
-static bool readable(struct fl_fs *fs, int ms)
-{
-	struct pollfd p = { .fd = fs->fd, .events = POLLIN };
-
-	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
-}
-
 /* Spawn the client and wait until its request is queued for us. */
 static pid_t start_client(struct __test_metadata *_metadata,
 			  FIXTURE_DATA(hostile) *self, fl_client_fn fn,
@@ -127,7 +89,7 @@ static pid_t start_client(struct __test_metadata *_metadata,
 	for (;;) {
 		const struct fuse_in_header *in;
 
-		ASSERT_TRUE(readable(self->fs, 5000))
+		ASSERT_TRUE(fl_readable(self->fs, 5000))
 			TH_LOG("no request from the client");
 		if (opcode == FUSE_STATFS)
 			break;
@@ -158,7 +120,7 @@ static int finish(FIXTURE_DATA(hostile) *self, pid_t pid)
 
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 300;
-		if (readable(self->fs, 10) &&
+		if (fl_readable(self->fs, 10) &&
 		    fl_recv(self->fs, &self->b, &in) > 0)
 			fl_handle(self->fs, &self->b, in);
 	}
@@ -183,7 +145,7 @@ static void check_waiting_drains(struct __test_metadata *_metadata,
 		w = fl_waiting(self->fs);
 		if (w == 0)
 			break;
-		if (readable(self->fs, 10) &&
+		if (fl_readable(self->fs, 10) &&
 		    fl_recv(self->fs, &self->b, &in) > 0)
 			fl_handle(self->fs, &self->b, in);
 	}
@@ -195,7 +157,7 @@ static void bad_read(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(hostile) *self, void *buf, size_t len,
 		     int want_errno, int want_client)
 {
-	pid_t pid = start_client(_metadata, self, client_statfs, NULL,
+	pid_t pid = start_client(_metadata, self, fl_client_statfs, NULL,
 				 FUSE_STATFS);
 	ssize_t n;
 
@@ -245,19 +207,19 @@ TEST_F(hostile, readv_payload_into_unmapped_gets_efault)
 		{ self->unmapped, self->size },
 	};
 	const struct fuse_in_header *in;
-	pid_t pid = fl_spawn(self->fs, client_rw, (void *)1);
+	pid_t pid = fl_spawn(self->fs, fl_client_rw, (void *)1);
 	uint32_t op;
 
 	ASSERT_LT(0, pid);
 	/* LOOKUP and OPEN are served; the WRITE comes next */
 	do {
-		ASSERT_TRUE(readable(self->fs, 5000));
+		ASSERT_TRUE(fl_readable(self->fs, 5000));
 		ASSERT_LT(0, fl_recv(self->fs, &self->b, &in));
 		op = in->opcode;	/* the reply overwrites the request */
 		ASSERT_NE((uint32_t)FUSE_WRITE, op);
 		ASSERT_EQ(0, fl_handle(self->fs, &self->b, in));
 	} while (op != FUSE_OPEN);
-	ASSERT_TRUE(readable(self->fs, 5000));
+	ASSERT_TRUE(fl_readable(self->fs, 5000));
 	ASSERT_TRUE(unmapped(self->unmapped, self->size));
 	ASSERT_EQ(-1, readv(self->fs->fd, iov, 2));
 	ASSERT_EQ(EFAULT, errno) TH_LOG("readv errno %d", errno);
@@ -274,7 +236,7 @@ static void bad_reply(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(hostile) *self, const struct iovec *iov,
 		      int niov, int want_errno)
 {
-	pid_t pid = start_client(_metadata, self, client_rw, NULL, FUSE_READ);
+	pid_t pid = start_client(_metadata, self, fl_client_rw, NULL, FUSE_READ);
 	struct fuse_in_header *in = (void *)self->b.lin;
 	ssize_t n;
 
@@ -323,7 +285,7 @@ TEST_F(hostile, reply_payload_from_unmapped_gets_efault)
 	struct iovec iov[2] = {
 		{ &oh, sizeof(oh) }, { self->unmapped, FILE_LEN },
 	};
-	pid_t pid = start_client(_metadata, self, client_rw, NULL, FUSE_READ);
+	pid_t pid = start_client(_metadata, self, fl_client_rw, NULL, FUSE_READ);
 
 	good_header(self, &oh);
 	ASSERT_TRUE(unmapped(self->unmapped, FILE_LEN));
@@ -383,7 +345,7 @@ TEST_F(hostile, reply_failing_mid_folio_writes_the_folio_back)
 	if (ret == -ENOENT)
 		SKIP(return, "%s() is an empty inline here", flush[0]);
 	ASSERT_EQ(0, ret);
-	pid = start_client(_metadata, self, client_rw, NULL, FUSE_READ);
+	pid = start_client(_metadata, self, fl_client_rw, NULL, FUSE_READ);
 	good_header(self, &oh);
 	ASSERT_TRUE(unmapped(self->unmapped, FILE_LEN));
 	ret = writev(self->fs->fd, iov, 3);
@@ -439,16 +401,9 @@ TEST_F(hostile, reply_failing_mid_folio_writes_the_folio_back)
 static int kp_write(const char *file, const char *val, bool append)
 {
 	char path[128];
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), KP_TRACE "/%s", file);
-	fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC));
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return fl_write(path, val, append);
 }
 
 /* Probe @sym as event fuselab/<name>, with its first argument as folio=. */
@@ -593,7 +548,7 @@ static int open_served(FIXTURE_DATA(hostile) *self, unsigned int i)
 	while (!atomic_load(&o.done) && fl_now_ms() < end) {
 		const struct fuse_in_header *in;
 
-		if (readable(self->fs, 10) &&
+		if (fl_readable(self->fs, 10) &&
 		    fl_recv(self->fs, &self->b, &in) > 0)
 			fl_handle(self->fs, &self->b, in);
 	}
@@ -616,7 +571,7 @@ static void *aborter_main(void *p)
 {
 	struct aborter *a = p;
 
-	a->saw_request = readable(a->fs, 10000);
+	a->saw_request = fl_readable(a->fs, 10000);
 	fl_abort(a->fs);
 	return NULL;
 }
@@ -772,7 +727,7 @@ static void lying_reply(struct __test_metadata *_metadata,
 	struct iovec iov[2] = {
 		{ &oh, sizeof(oh) }, { reply_data, FILE_LEN },
 	};
-	pid_t pid = start_client(_metadata, self, client_rw, NULL, FUSE_READ);
+	pid_t pid = start_client(_metadata, self, fl_client_rw, NULL, FUSE_READ);
 	size_t wlen = l->wlen ? l->wlen : sizeof(oh) + FILE_LEN;
 
 	good_header(self, &oh);

@@ -50,7 +50,7 @@
 #define SEGV_MTESERR		9
 #endif
 
-#define FILE_LEN	(64u << 10)
+#define FILE_LEN	FL_CLIENT_RW_LEN	/* what fl_client_rw() moves */
 /* What "promptly" means: far above a good return, even under TCG. */
 #define DEADLINE_MS	10000u
 
@@ -107,13 +107,6 @@ static ssize_t peek(void *p, void *out, size_t len)
 
 /* ---------------------------------------------- the daemon's side, shared */
 
-static bool readable(struct fl_fs *fs, int ms)
-{
-	struct pollfd p = { .fd = fs->fd, .events = POLLIN };
-
-	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
-}
-
 /*
  * Serve with buffer @b until a request of @opcode arrives (it is left
  * unanswered, copied to b->lin), or for FUSE_STATFS until anything is
@@ -125,7 +118,7 @@ static int serve_until(struct fl_fs *fs, struct fl_buf *b, uint32_t opcode)
 		const struct fuse_in_header *in;
 		ssize_t n;
 
-		if (!readable(fs, 5000))
+		if (!fl_readable(fs, 5000))
 			return -ETIMEDOUT;
 		if (opcode == FUSE_STATFS)
 			return 0;
@@ -157,7 +150,7 @@ static int finish(struct fl_fs *fs, struct fl_buf *b, pid_t pid)
 
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 300;
-		if (readable(fs, 10) && fl_recv(fs, b, &in) > 0)
+		if (fl_readable(fs, 10) && fl_recv(fs, b, &in) > 0)
 			fl_handle(fs, b, in);
 	}
 	fl_abort(fs);
@@ -177,40 +170,10 @@ static long drain_waiting(struct fl_fs *fs, struct fl_buf *b)
 		w = fl_waiting(fs);
 		if (w == 0)
 			break;
-		if (readable(fs, 10) && fl_recv(fs, b, &in) > 0)
+		if (fl_readable(fs, 10) && fl_recv(fs, b, &in) > 0)
 			fl_handle(fs, b, in);
 	}
 	return w;
-}
-
-static int client_statfs(struct fl_fs *fs, void *arg)
-{
-	struct statfs s;
-
-	(void)arg;
-	return statfs(fs->mnt, &s) ? errno : 0;
-}
-
-/* Direct I/O of FILE_LEN bytes on f0 (seed 9): written if @arg, else read. */
-static int client_rw(struct fl_fs *fs, void *arg)
-{
-	static unsigned char buf[FILE_LEN];
-	char path[96];
-	ssize_t n;
-	int fd;
-
-	fl_path(fs, 0, path, sizeof(path));
-	fd = open(path, O_RDWR);
-	if (fd < 0)
-		return errno;
-	fl_fill(buf, sizeof(buf), 0, 9);
-	n = arg ? pwrite(fd, buf, sizeof(buf), 0) :
-		  pread(fd, buf, sizeof(buf), 0);
-	if (n < 0)
-		return errno;
-	if (n != sizeof(buf) || fl_check(buf, sizeof(buf), 0, 9) != -1)
-		return 200;
-	return 0;
 }
 
 /*
@@ -399,13 +362,13 @@ TEST_F(mte, matching_tag_serves_requests)
 	/* the write must bring the pattern: the setup's copy goes */
 	memset(self->fs->files[0].data, 0, FILE_LEN);
 	self->fs->files[0].size = 0;
-	pid = fl_spawn(self->fs, client_rw, (void *)1);
+	pid = fl_spawn(self->fs, fl_client_rw, (void *)1);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, finish(self->fs, &self->tb, pid))
 		TH_LOG("client's write result (errno, -1 = hang)");
 	ASSERT_EQ(-1, fl_check(self->fs->files[0].data, FILE_LEN, 0, 9))
 		TH_LOG("the daemon got other bytes than the client wrote");
-	pid = fl_spawn(self->fs, client_rw, NULL);
+	pid = fl_spawn(self->fs, fl_client_rw, NULL);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, finish(self->fs, &self->tb, pid))
 		TH_LOG("client's read result (errno, -1 = hang)");
@@ -446,7 +409,7 @@ static void read_bad(void *arg, struct outcome *o)
  */
 TEST_F(mte, read_with_mismatched_tag_gets_efault)
 {
-	pid_t pid = fl_spawn(self->fs, client_statfs, NULL);
+	pid_t pid = fl_spawn(self->fs, fl_client_statfs, NULL);
 	struct outcome o;
 
 	ASSERT_LT(0, pid);
@@ -501,7 +464,7 @@ static void reply_bad(void *arg, struct outcome *o)
  */
 TEST_F(mte, reply_payload_with_mismatched_tag_gets_efault)
 {
-	pid_t pid = fl_spawn(self->fs, client_rw, NULL);
+	pid_t pid = fl_spawn(self->fs, fl_client_rw, NULL);
 	struct outcome o;
 
 	ASSERT_LT(0, pid);

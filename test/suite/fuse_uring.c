@@ -308,15 +308,7 @@ static void uring_stop(struct uring_fs *u)
 /* 0, -ENOENT on a kernel without FUSE-over-io_uring, or -errno */
 static int uring_enable(void)
 {
-	int fd = open("/sys/module/fuse/parameters/enable_uring", O_WRONLY);
-	int ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, "1", 1) != 1)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return fl_write("/sys/module/fuse/parameters/enable_uring", "1", false);
 }
 
 FIXTURE(uring) {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -940,7 +942,7 @@ static const char *const fl_gup_syms[] = {
 	"gup_fast_fallback", "__get_user_pages",
 };
 
-static int fl_write(const char *path, const char *val, bool append)
+int fl_write(const char *path, const char *val, bool append)
 {
 	int fd, ret = 0;
 
@@ -1170,4 +1172,40 @@ bool fl_still_blocked(pid_t pid, unsigned int ms)
 	if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT))
 		return false;
 	return si.si_pid == 0;
+}
+
+bool fl_readable(struct fl_fs *fs, int ms)
+{
+	struct pollfd p = { .fd = fs->fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+int fl_client_statfs(struct fl_fs *fs, void *arg)
+{
+	struct statfs s;
+
+	(void)arg;
+	return statfs(fs->mnt, &s) ? errno : 0;
+}
+
+int fl_client_rw(struct fl_fs *fs, void *arg)
+{
+	static unsigned char buf[FL_CLIENT_RW_LEN];
+	char path[96];
+	ssize_t n;
+	int fd;
+
+	fl_path(fs, 0, path, sizeof(path));
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return errno;
+	fl_fill(buf, sizeof(buf), 0, 9);
+	n = arg ? pwrite(fd, buf, sizeof(buf), 0) :
+		  pread(fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return errno;
+	if (n != sizeof(buf) || fl_check(buf, sizeof(buf), 0, 9) != -1)
+		return 200;
+	return 0;
 }

@@ -174,6 +174,18 @@ int fl_serve(struct fl_fs *fs);
 /* Client side helpers, run in forked children so that a hang is visible. */
 typedef int (*fl_client_fn)(struct fl_fs *fs, void *arg);
 pid_t fl_spawn(struct fl_fs *fs, fl_client_fn fn, void *arg);
+/* Clients for fl_spawn(): statfs() of the mount (0 or errno) ... */
+int fl_client_statfs(struct fl_fs *fs, void *arg);
+/*
+ * ... and direct I/O of FL_CLIENT_RW_LEN bytes of the pattern (seed 9) at
+ * offset 0 of f0: written if @arg, else read and checked (200: wrong data).
+ */
+#define FL_CLIENT_RW_LEN	(64u << 10)
+int fl_client_rw(struct fl_fs *fs, void *arg);
+/* The daemon's side: a request is queued within @ms. */
+bool fl_readable(struct fl_fs *fs, int ms);
+/* Write @val to the file @path (appended, or truncating it): 0 or -errno. */
+int fl_write(const char *path, const char *val, bool append);
 /*
  * Wait up to @ms for @pid. Returns its exit code (0..255), or -1 after
  * killing it on timeout.
