@@ -8,13 +8,14 @@
 #                        (bindfs, ntfs-3g, fuse2fs, libfuse examples, fio);
 #                        TAP, ends with "N passed, N failed"
 #   make setup           Debian packages + kernel sources only
-#   make shell           boot a built kernel with a shell (FLAVOUR=stock|patched)
+#   make shell           boot a built kernel with a shell (FLAVOUR=stock|patched|old)
 #   make checkpatch      checkpatch --strict over every patch of the series
 #   make static          W=1 and sparse (unstable's) over what the series
 #                        touches, stock against patched
 #   make bisect          each patch applies without fuzz and builds
-#   make xbuild          W=1 cross-builds of fs/fuse/ and mm/gup.o for
-#                        x86_64 arm sh mips parisc arm64, stock vs patched
+#   make xbuild          W=1 cross-builds of what the series touches (fs/fuse/,
+#                        mm/gup.o, the audit fixes' objects) for x86_64 arm
+#                        sh mips parisc arm64, stock vs patched
 #   make check-full      check, with bisect and static on every booted arch
 #                        (make check only checks that the series applies)
 #   make alias           the alias runs alone: cross-alias loads on the
@@ -41,8 +42,8 @@
 #                        config (user.name, user.email, fuselab.trailer);
 #                        never sends. KVER=6.1: the backport; V=2: v2
 #
-# Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5 arm64", ONLY=fuse_data,fuse_bufs,
-# KVER=6.1 (the backport)
+# Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5 arm64",
+# ONLY=fuse_data,fuse_bufs (suites), KVER=6.1 (the backport)
 
 LAB := test/lab.sh
 ARCH ?= x86_64

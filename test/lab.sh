@@ -10,7 +10,8 @@
 #                                         OLD_SERIES=<dir of series + patches/>,
 #                                         e.g. an earlier version of the series)
 #   test/lab.sh suite ARCH                suite binaries + initramfs
-#   test/lab.sh run ARCH FLAVOUR          boot it and run the suite (TAP)
+#   test/lab.sh run ARCH FLAVOUR          boot it and run the suite (TAP, then
+#                                         "N passed, N failed"; exit 1 on a failure)
 #   test/lab.sh run ARCH FLAVOUR debian   the same with the Debian guest
 #   test/lab.sh run ARCH FLAVOUR alias    the suite's alias windows, counted by
 #                                         the alias plugin (test/alias/alias.c)
@@ -21,13 +22,21 @@
 #   test/lab.sh xbuild [NAME...]          W=1 cross-builds of what the series touches, stock vs patched
 #                                         (x86_64 arm sh mips parisc arm64)
 #   test/lab.sh alias                     the alias runs alone (ALIAS_ARCHES)
+#   test/lab.sh cache                     the cache model's runs alone (CACHE_ARCHES)
+#   test/lab.sh cocci                     the Coccinelle script's tests and FUSE's audit
 #   test/lab.sh bench                     stock vs patched, instructions and
 #                                         throughput: docs/perf.md (BENCH_ARCHES,
 #                                         BENCH_ROUNDS, BENCH_MIB)
-#   test/lab.sh check                     all of it, stock and patched, suite
-#                                         and Debian guest (DEBIAN_GUEST=0: not)
+#   test/lab.sh check                     make check: stock and patched, suite,
+#                                         plugin and crash boots, Debian guest
+#                                         (DEBIAN_GUEST=0: not), checkpatch, the
+#                                         cocci tests, cross-builds, mails, 6.1's
+#                                         host-side checks; not bisect and static
 #   test/lab.sh check-full                check + bisect and static on every
-#                                         arch of ARCHES (not only x86_64)
+#                                         arch of ARCHES
+#   test/lab.sh check-stable              the 6.1 backport (KVER=6.1): its boots too
+#   test/lab.sh stable-host               the backport's host-side checks (KVER=6.1)
+#   test/lab.sh mail | mail-check         make mail; its checks
 #   test/lab.sh main                      `make`: patched only, short summary
 #   test/lab.sh shell ARCH FLAVOUR        boot interactively (busybox shell)
 #
@@ -35,7 +44,11 @@
 # ARCHES="x86_64 armv5 arm64" (6.1: "x86_64 armv5"); ALIAS_ARCHES="armv5" (alias runs; "" for none); ONLY=<suite>[,<suite>] runs a subset of the suite;
 # ARGS=-v,<variant> passes harness options; BREAK=pattern|mute makes the
 # suite's daemon misbehave on purpose (for the Debian guest: a check name or
-# "all", see test/debian/README.md).
+# "all", see test/debian/README.md); CACHE_ARCHES="armv5", CRASH_ARCHES="x86_64";
+# STATIC_ARCHES (bisect and static in check; check-full: ARCHES);
+# BOOT_TIMEOUT=1500 (seconds per boot); XBUILD=0, STABLE=0 leave the
+# cross-builds, the 6.1 host-side checks out of check; OLD_SERIES for
+# FLAVOUR=old.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -259,10 +272,18 @@ series_patches() {
 # FLAVOUR=old: the series of OLD_SERIES (a directory holding series and
 # patches/, such as a copy of an earlier version) instead of SERIES_DIR's.
 use_old_series() {
-	[ -n "${OLD_SERIES:-}" ] && [ -f "$OLD_SERIES/series" ] ||
-		die "FLAVOUR=old needs OLD_SERIES=<dir with series and patches/>"
+	local p
+	[ -n "${OLD_SERIES:-}" ] ||
+		die "FLAVOUR=old needs OLD_SERIES=<dir with series and patches/> (e.g. mkdir /tmp/v0 && git archive <rev> series patches | tar -x -C /tmp/v0)"
+	[ -f "$OLD_SERIES/series" ] && [ -d "$OLD_SERIES/patches" ] ||
+		die "OLD_SERIES=$OLD_SERIES holds no series file and patches/ directory"
 	OLD_SERIES=$(cd "$OLD_SERIES" && pwd)
 	export QUILT_PATCHES=$OLD_SERIES/patches QUILT_SERIES=$OLD_SERIES/series
+	[ -n "$(series_patches)" ] || die "OLD_SERIES=$OLD_SERIES: its series is empty"
+	for p in $(series_patches); do
+		[ -f "$QUILT_PATCHES/$p" ] || die "OLD_SERIES=$OLD_SERIES: no patches/$p, which its series names"
+	done
+	step "FLAVOUR=old: the series of $OLD_SERIES"
 }
 
 quilt_() { (cd "$(ksrc)" && quilt --quiltrc=- "$@"); }
@@ -343,13 +364,17 @@ check_kconfig() {
 # One source tree serves both flavours (tree_state): two lab processes must
 # not switch it under each other's builds, so kernel builds take turns.
 cmd_kernel() {
+	[ $# -ge 2 ] || die "usage: test/lab.sh kernel ARCH stock|patched|old"
 	if [ -n "${LAB_TREE_LOCKED:-}" ]; then
 		build_kernel "$@"
 		return
 	fi
 	mkdir -p "$B"
 	(
-		flock 9
+		flock -n 9 || {
+			step "kernel $1 $2: waiting for the source tree (another lab process builds in it)"
+			flock 9
+		}
 		LAB_TREE_LOCKED=1 build_kernel "$@"
 	) 9>"$B/.tree.lock"
 }
@@ -517,13 +542,16 @@ busybox_for() {
 # Boot ARCH's FLAVOUR kernel with GUEST: "suite" (our initramfs) or
 # "debian" (real clients, test/debian/).
 cmd_run() {
+	[ $# -ge 2 ] || die "usage: test/lab.sh run ARCH stock|patched|old [suite|debian|alias|cache|crash]"
+	case $2 in stock | patched | old) ;; *) die "FLAVOUR must be stock, patched or old, not '$2'" ;; esac
 	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash=
 	local timeout=${BOOT_TIMEOUT:-1500}
 	load_arch "$arch"
 	# what the stock kernel must fail: the tests that prove the series
 	[ -f "$TOP/test/expect/$flavour.xfail" ] && xfail=$TOP/test/expect/$flavour.xfail
 	dir=$(img_dir "$arch" "$flavour")
-	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "test/lab.sh kernel $arch $flavour"
+	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" \
+		"${OLD_SERIES:+OLD_SERIES=$OLD_SERIES }test/lab.sh kernel $arch $flavour"
 	append="loglevel=4"
 	case $guest in
 	suite)
@@ -1431,13 +1459,20 @@ cmd_main() {
 # during a long run cannot change what the run executes next.
 {
 	mkdir -p "$B/logs"
-	verb=${1:-check}
-	shift || true
+	[ $# -ge 1 ] || die "usage: test/lab.sh VERB ...: the verbs and what they do are at the top of test/lab.sh (make check runs: test/lab.sh check)"
+	verb=$1
+	shift
 	case $verb in
 	setup) cmd_setup ;;
 	kernel) cmd_kernel "$@" ;;
 	suite) cmd_suite "$@" ;;
-	run) cmd_run "$@" ;;
+	run)
+		# a stream of its own: numbered from 1, a summary, exit 1 on a failure
+		rm -f "$B/logs/tap-state.json"
+		echo "TAP version 13"
+		cmd_run "$@"
+		summary run
+		;;
 	shell) cmd_shell "$@" ;;
 	static) rm -f "$B/logs/tap-state.json"; cmd_static "$@"; summary static ;;
 	xbuild) rm -f "$B/logs/tap-state.json"; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary xbuild ;;
@@ -1453,7 +1488,7 @@ cmd_main() {
 	check) cmd_check ;;
 	check-full) STATIC_ARCHES=$ARCHES cmd_check ;;
 	main) cmd_main ;;
-	*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, alias, cache, cocci, bench, check, check-full, main)" ;;
+	*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, alias, cache, cocci, bench, mail, mail-check, stable-host, check-stable, check, check-full, main)" ;;
 	esac
 	exit
 }
