@@ -16,8 +16,9 @@
 #   make xbuild          W=1 cross-builds of what the series touches (fs/fuse/,
 #                        mm/gup.o, the audit fixes' objects) for x86_64 arm
 #                        sh mips parisc arm64, stock vs patched
-#   make check-full      check, with bisect and static on every booted arch
-#                        (make check only checks that the series applies)
+#   make check-full      check, with bisect and static on every booted arch and
+#                        xbuild (make check only checks that the series
+#                        applies, and boots it)
 #   make alias           the alias runs alone: cross-alias loads on the
 #                        daemon's buffers counted by a QEMU plugin, stock
 #                        vs patched (ALIAS_ARCHES, default armv5)

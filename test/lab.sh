@@ -30,10 +30,10 @@
 #   test/lab.sh check                     make check: stock and patched, suite,
 #                                         plugin and crash boots, Debian guest
 #                                         (DEBIAN_GUEST=0: not), checkpatch, the
-#                                         cocci tests, cross-builds, mails, 6.1's
-#                                         host-side checks; not bisect and static
+#                                         cocci tests, mails, 6.1's host-side
+#                                         checks; not bisect, static, xbuild
 #   test/lab.sh check-full                check + bisect and static on every
-#                                         arch of ARCHES
+#                                         arch of ARCHES, and xbuild
 #   test/lab.sh check-stable              the 6.1 backport (KVER=6.1): its boots too
 #   test/lab.sh stable-host               the backport's host-side checks (KVER=6.1)
 #   test/lab.sh mail | mail-check         make mail; its checks
@@ -46,8 +46,8 @@
 # suite's daemon misbehave on purpose (for the Debian guest: a check name or
 # "all", see test/debian/README.md); CACHE_ARCHES="armv5", CRASH_ARCHES="x86_64";
 # STATIC_ARCHES (bisect and static in check; check-full: ARCHES);
-# BOOT_TIMEOUT=1500 (seconds per boot); XBUILD=0, STABLE=0 leave the
-# cross-builds, the 6.1 host-side checks out of check; OLD_SERIES for
+# BOOT_TIMEOUT=1500 (seconds per boot); XBUILD=1 adds the cross-builds to
+# check, STABLE=0 leaves the 6.1 host-side checks out; OLD_SERIES for
 # FLAVOUR=old.
 set -euo pipefail
 
@@ -1375,10 +1375,11 @@ run_flavours() {
 }
 
 # The suite on every arch, then the Debian guest of real clients (x86_64),
-# each stock and patched; the series applies patch by patch; the W=1
-# cross-builds.  Per-patch builds and W=1/sparse run on STATIC_ARCHES:
-# none in make check (its 75 minutes cold are taken by three booted
-# arches), every arch of ARCHES in check-full.
+# each stock and patched; the series applies patch by patch; checkpatch,
+# the Coccinelle tests, the mails, the backport's host-side checks.  The
+# build-only checks are check-full's (make check's 75 minutes cold are
+# taken by three booted arches): per-patch builds and W=1/sparse on
+# STATIC_ARCHES, the W=1 cross-builds with XBUILD=1.
 cmd_check() {
 	local f a
 	rm -f "$B/logs/tap-state.json"
@@ -1390,13 +1391,14 @@ cmd_check() {
 		cmd_bisect "$a"
 		cmd_static "$a"
 	done
-	[ "${XBUILD:-1}" = 0 ] || cmd_xbuild
+	[ "${XBUILD:-0}" = 0 ] || cmd_xbuild
 	if [ "${DEBIAN_GUEST:-1}" = 1 ] && [[ " $ARCHES " == *" x86_64 "* ]]; then
 		for f in stock patched; do cmd_run x86_64 "$f" debian; done
 	fi
 	cmd_mail_check
 	# the 6.1 backport's host-side checks (its boots: make check-stable)
-	[ "${STABLE:-1}" = 0 ] || LAB_IN_STREAM=1 KVER=6.1 "$TOP/test/lab.sh" stable-host
+	[ "${STABLE:-1}" = 0 ] ||
+		LAB_IN_STREAM=1 KVER=6.1 XBUILD=${XBUILD:-0} "$TOP/test/lab.sh" stable-host
 	summary check
 }
 
@@ -1412,7 +1414,7 @@ cmd_stable_host() {
 # sh) and make mail, for a backport.
 stable_checks() {
 	cmd_checkpatch
-	cmd_xbuild
+	[ "${XBUILD:-1}" = 0 ] || cmd_xbuild
 	cmd_mail_check
 }
 
@@ -1486,7 +1488,7 @@ cmd_main() {
 	stable-host) cmd_setup; cmd_stable_host ;;
 	check-stable) cmd_check_stable ;;
 	check) cmd_check ;;
-	check-full) STATIC_ARCHES=$ARCHES cmd_check ;;
+	check-full) STATIC_ARCHES=$ARCHES XBUILD=1 cmd_check ;;
 	main) cmd_main ;;
 	*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, alias, cache, cocci, bench, mail, mail-check, stable-host, check-stable, check, check-full, main)" ;;
 	esac
