@@ -289,12 +289,14 @@ use_old_series() {
 quilt_() { (cd "$(ksrc)" && quilt --quiltrc=- "$@"); }
 
 # Bring the tree to the stock or the patched state.  The series that was
-# pushed is recorded in .lab-series, so that it is the one popped.
+# pushed is recorded in .lab-series, so that it is the one popped; the pop
+# is forced (restored from quilt's backups), since nobody edits this tree
+# but a patch file may have changed since it was pushed.
 tree_state() {
 	local flavour=$1 out pushed
 	if [ -f "$(ksrc)/.pc/applied-patches" ]; then
 		pushed=$(cat "$(ksrc)/.lab-series" 2>/dev/null || echo "$QUILT_PATCHES $QUILT_SERIES")
-		out=$(QUILT_PATCHES=${pushed% *} QUILT_SERIES=${pushed#* } quilt_ pop -a -q 2>&1) ||
+		out=$(QUILT_PATCHES=${pushed% *} QUILT_SERIES=${pushed#* } quilt_ pop -a -f -q 2>&1) ||
 			die "quilt pop -a failed: $out" "cd $(ksrc) && quilt --quiltrc=- pop -a"
 	fi
 	# quilt records the series of its first push in .pc/.quilt_{patches,series}
