@@ -4,10 +4,19 @@
 
 Used by run-qemu.py for guest results, and from the shell for host-side
 checks:  tap.py STATE ok|fail NAME [DIAG...]
+
+Runs that go side by side (test/lab.sh boots stock and patched at once)
+each count into a state of their own and write their TAP to a file; then,
+one after the other:  tap.py STATE merge PART_STATE PART_TAP
+prints the part's TAP numbered on from STATE and adds its counters.
 """
 import json
 import os
+import re
 import sys
+
+RESULT = re.compile(r"^(not ok|ok) \d+( - .*)?$")
+COUNTERS = ("passed", "failed", "skipped", "xfail")
 
 
 class Tap:
@@ -48,6 +57,22 @@ class Tap:
         sys.stdout.flush()
         self.save()
 
+    def merge(self, part_state, part_tap):
+        part = Tap(part_state).st
+        with open(part_tap, errors="replace") as f:
+            for line in f:
+                line = line.rstrip("\n")
+                m = RESULT.match(line)
+                if m:
+                    self.st["n"] += 1
+                    line = f"{m.group(1)} {self.st['n']}{m.group(2) or ''}"
+                print(line)
+        for k in COUNTERS:
+            self.st[k] += part[k]
+        self.st["failures"] += part["failures"]
+        sys.stdout.flush()
+        self.save()
+
     def save(self):
         if self.path:
             with open(self.path, "w") as f:
@@ -55,8 +80,12 @@ class Tap:
 
 
 def main():
+    if len(sys.argv) == 5 and sys.argv[2] == "merge":
+        Tap(sys.argv[1]).merge(sys.argv[3], sys.argv[4])
+        return
     if len(sys.argv) < 4 or sys.argv[2] not in ("ok", "fail"):
-        sys.exit("usage: tap.py STATE ok|fail NAME [DIAG...]")
+        sys.exit("usage: tap.py STATE ok|fail NAME [DIAG...]\n"
+                 "       tap.py STATE merge PART_STATE PART_TAP")
     Tap(sys.argv[1]).result(sys.argv[2] == "ok", sys.argv[3], sys.argv[4:])
 
 
