@@ -90,6 +90,13 @@ CRASH_TESTS=-f,uring_small
 CRASH_BUG='kernel BUG at fs/fuse/dev\.c'
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
+# The TAP stream's numbering and counters (test/tap.py): one file per lab
+# process, so that two runs at once do not count into each other; a lab
+# started by another (the backport's checks in make check) inherits it.
+if [ -z "${TAP_STATE:-}" ]; then
+	export TAP_STATE=$B/logs/tap-state-$$.json
+	trap 'rm -f "$TAP_STATE"' EXIT
+fi
 # The series of KVER: mainline's at the top, a backport under stable/<KVER>/.
 # KTAG prefixes the TAP names of a backport's checks (series/6.1/...).
 case $KVER in
@@ -632,7 +639,7 @@ cmd_run() {
 		--append "$append" --timeout "$timeout" \
 		--suites "$suites" \
 		--log "$B/logs/console-$KVER-$arch-$flavour$tag.log" \
-		--state "${TAP_STATE:-$B/logs/tap-state.json}" \
+		--state "$TAP_STATE" \
 		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"} ${cache:+--cache-log "$cache"} \
 		${crash:+--crash "$crash"}
 }
@@ -694,7 +701,7 @@ cmd_shell() {
 
 # ---------------------------------------------------------------- static checks
 
-tap_() { python3 "$TOP/test/tap.py" "$B/logs/tap-state.json" "$@"; }
+tap_() { python3 "$TOP/test/tap.py" "$TAP_STATE" "$@"; }
 
 # Debian 12's sparse (0.6.4) cannot parse 7.2: scripts/checker-valid.sh
 # rejects it and C=1 then checks nothing, successfully.  Unstable's sparse
@@ -1301,7 +1308,7 @@ cmd_bench() {
 	PROFILE=bench
 	cmd_setup
 	need_pkgs gnuplot-nox
-	rm -f "$B/logs/tap-state.json"
+	rm -f "$TAP_STATE"
 	rm -rf "$out" && mkdir -p "$out"
 	for a in $BENCH_ARCHES; do
 		for f in stock patched; do cmd_kernel "$a" "$f"; done
@@ -1344,11 +1351,11 @@ bench_boot() {
 		--kernel "$dir/image" --initrd "$initrd" \
 		--append "loglevel=4 fuselab.only=fuse_bench,ubench fuselab.args=bench,$BENCH_MIB" \
 		--timeout "${BOOT_TIMEOUT:-1800}" --suites "fuse_bench ubench" \
-		--log "$log" --state "$B/logs/tap-state.json"
+		--log "$log" --state "$TAP_STATE"
 }
 
 summary() {
-	python3 - "$B/logs/tap-state.json" "$1" <<'EOF'
+	python3 - "$TAP_STATE" "$1" <<'EOF'
 import json, sys
 st = json.load(open(sys.argv[1]))
 print(f"1..{st['n']}")
@@ -1364,7 +1371,7 @@ sys.exit(1 if st["failed"] or not st["n"] else 0)
 EOF
 }
 
-# The caller starts the TAP stream (tap-state.json); the header is printed
+# The caller starts the TAP stream ($TAP_STATE); the header is printed
 # unless a parent run printed it already (LAB_IN_STREAM).
 run_flavours() {
 	local a g t0=$SECONDS
@@ -1433,7 +1440,7 @@ boot_flavours() {
 	for f in "$@"; do
 		part=$B/logs/part-$KVER-$arch-$f-$guest
 		[ -f "$part.json" ] || echo '{}' >"$part.json"
-		python3 "$TOP/test/tap.py" "$B/logs/tap-state.json" merge "$part.json" "$part.tap"
+		python3 "$TOP/test/tap.py" "$TAP_STATE" merge "$part.json" "$part.tap"
 	done
 	[ $rc = 0 ] || die "the $guest boot of $KVER-$arch ${failed[*]} did not run to its end (its output is above)" \
 		"test/lab.sh run $arch ${failed[0]} $guest"
@@ -1447,7 +1454,7 @@ boot_flavours() {
 # STATIC_ARCHES, the W=1 cross-builds with XBUILD=1.
 cmd_check() {
 	local f a
-	rm -f "$B/logs/tap-state.json"
+	rm -f "$TAP_STATE"
 	run_flavours stock patched
 	cmd_checkpatch
 	cmd_cocci
@@ -1488,7 +1495,7 @@ stable_checks() {
 # its host-side checks.
 cmd_check_stable() {
 	[ "$KVER" != 7.2 ] || die "KVER=$KVER: the backports are stable/*/ (KVER=6.1)"
-	rm -f "$B/logs/tap-state.json"
+	rm -f "$TAP_STATE"
 	run_flavours stock patched
 	cmd_bisect x86_64
 	stable_checks
@@ -1501,7 +1508,7 @@ cmd_plugin_runs() {
 	local guest=$1 a f
 	shift
 	cmd_setup
-	rm -f "$B/logs/tap-state.json"
+	rm -f "$TAP_STATE"
 	for a in "$@"; do
 		for f in stock patched; do cmd_kernel "$a" "$f"; done
 		cmd_suite "$a"
@@ -1513,7 +1520,7 @@ cmd_plugin_runs() {
 
 # `make`: the patched kernel only; progress lines and failures, then one line.
 cmd_main() {
-	rm -f "$B/logs/tap-state.json"
+	rm -f "$TAP_STATE"
 	run_flavours patched | tee "$B/logs/main.tap" |
 		grep --line-buffered -v -E '^(ok |TAP version)'
 	summary main | tail -n 1
@@ -1533,21 +1540,21 @@ cmd_main() {
 	suite) cmd_suite "$@" ;;
 	run)
 		# a stream of its own: numbered from 1, a summary, exit 1 on a failure
-		rm -f "$B/logs/tap-state.json"
+		rm -f "$TAP_STATE"
 		echo "TAP version 13"
 		cmd_run "$@"
 		summary run
 		;;
 	shell) cmd_shell "$@" ;;
-	static) rm -f "$B/logs/tap-state.json"; cmd_static "$@"; summary static ;;
-	xbuild) rm -f "$B/logs/tap-state.json"; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary xbuild ;;
-	bisect) rm -f "$B/logs/tap-state.json"; cmd_bisect "$@"; summary bisect ;;
+	static) rm -f "$TAP_STATE"; cmd_static "$@"; summary static ;;
+	xbuild) rm -f "$TAP_STATE"; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary xbuild ;;
+	bisect) rm -f "$TAP_STATE"; cmd_bisect "$@"; summary bisect ;;
 	alias) cmd_plugin_runs alias $ALIAS_ARCHES ;;
-	cocci) rm -f "$B/logs/tap-state.json"; cmd_setup; cmd_cocci; summary cocci ;;
+	cocci) rm -f "$TAP_STATE"; cmd_setup; cmd_cocci; summary cocci ;;
 	cache) cmd_plugin_runs cache $CACHE_ARCHES ;;
 	bench) cmd_bench ;;
 	mail) cmd_setup; cmd_mail ;;
-	mail-check) rm -f "$B/logs/tap-state.json"; cmd_setup; cmd_mail_check; summary mail ;;
+	mail-check) rm -f "$TAP_STATE"; cmd_setup; cmd_mail_check; summary mail ;;
 	stable-host) cmd_setup; cmd_stable_host ;;
 	check-stable) cmd_check_stable ;;
 	check) cmd_check ;;

@@ -153,21 +153,30 @@ def main():
     finish(lines, tap, name, a, done, timed_out, elapsed)
 
 
-# Tests that must fail on this kernel (--xfail).
+# Tests that must fail on this kernel (--xfail): "PATTERN" or "PATTERN race"
+# (the failure needs a race to be lost: a pass is inconclusive, not a lab
+# failure).
 XFAIL = {"file": None, "patterns": []}
 
 
 def load_xfail(path):
     XFAIL["file"] = os.path.basename(path)
     with open(path) as f:
-        XFAIL["patterns"] = [l.strip() for l in f
-                             if l.strip() and not l.startswith("#")]
+        for l in f:
+            words = l.split()
+            if not words or words[0].startswith("#"):
+                continue
+            if len(words) > 2 or words[1:] not in ([], ["race"]):
+                sys.exit(f"run-qemu: {path}: not 'PATTERN [race]': {l.strip()}")
+            XFAIL["patterns"].append((words[0], words[1:] == ["race"]))
 
 
 def xfail_for(test):
-    """The --xfail entry that names @test, or None."""
-    return next((f"{XFAIL['file']}: {p}" for p in XFAIL["patterns"]
-                 if fnmatch.fnmatchcase(test, p)), None)
+    """(the --xfail entry that names @test, whether it is a race), or
+    (None, False)."""
+    return next(((f"{XFAIL['file']}: {p}", race)
+                 for p, race in XFAIL["patterns"]
+                 if fnmatch.fnmatchcase(test, p)), (None, False))
 
 
 # Per-suite parsing state, module level for brevity.
@@ -199,10 +208,11 @@ def handle_line(line, tap, name):
         ok = m.group(1) == "ok"
         skip = m.group(4) or "skipped" if m.group(3) == "SKIP" else None
         test = m.group(2).strip()
-        xfail = xfail_for(f"{cur['suite']}/{test}")
+        xfail, race = xfail_for(f"{cur['suite']}/{test}")
         diag = cur["diag"][-30:] if not ok or xfail else \
             [d for d in cur["diag"] if "measured:" in d]
-        tap.result(ok, f"{name}/{cur['suite']}/{test}", diag, skip, xfail)
+        tap.result(ok, f"{name}/{cur['suite']}/{test}", diag, skip, xfail,
+                   race)
         cur["results"] += 1
         cur["failed"] += not ok
         cur["diag"] = []
@@ -262,7 +272,7 @@ def finish(lines, tap, name, a, done, timed_out, elapsed):
         diag.append("no dmesg dump (guest did not finish); live console "
                     "lines were scanned")
     ok = not bad and have_dmesg
-    xfail = xfail_for("crash/kernel_log_clean") if a.crash else None
+    xfail = xfail_for("crash/kernel_log_clean")[0] if a.crash else None
     if xfail and not ok:
         # this kernel must fail here, and with the expected BUG first
         first = bad[0] if bad else "none"
@@ -372,7 +382,8 @@ def window_results(lines, tap, name, path, how):
         if why:
             diag.append(why)
         test = f"{kind}/{win}"
-        tap.result(why is None, f"{name}/{test}", diag, None, xfail_for(test))
+        tap.result(why is None, f"{name}/{test}", diag, None,
+                   *xfail_for(test))
         reported.add(win)
     tap.result(not errors, f"{name}/{kind}/plugin_log_clean",
                errors[:20] + ([f"plugin log: {path}"] if errors else []))
