@@ -589,7 +589,7 @@ cmd_run() {
 		[ -n "$ALIAS_ARGS" ] || die "test/arch/$arch.conf sets no ALIAS_ARGS"
 		initrd=$B/initrd/$KVER-$arch-suite.cpio.gz
 		suites=$(echo "${ONLY:-$ALIAS_SUITES}" | tr , ' ')
-		append="$append fuselab.only=${ONLY:-$ALIAS_SUITES} fuselab.args=${ARGS:-$ALIAS_TESTS}"
+		append="$append fuselab.only=${ONLY:-$ALIAS_SUITES} fuselab.args=${ARGS:-$ALIAS_TESTS} fuselab.plugin=alias"
 		tag=-alias
 		alias=$B/logs/alias-$KVER-$arch-$flavour.log
 		extra="-plugin $(plugin alias),log=$alias,$ALIAS_ARGS"
@@ -599,7 +599,7 @@ cmd_run() {
 		[ "$arch" = armv5 ] || die "the cache model is an ARM926's: armv5 only"
 		initrd=$B/initrd/$KVER-$arch-suite.cpio.gz
 		suites=$(echo "${ONLY:-$CACHE_SUITES}" | tr , ' ')
-		append="$append fuselab.only=${ONLY:-$CACHE_SUITES} fuselab.args=${ARGS:-$CACHE_TESTS}"
+		append="$append fuselab.only=${ONLY:-$CACHE_SUITES} fuselab.args=${ARGS:-$CACHE_TESTS} fuselab.plugin=cache"
 		tag=-cache
 		cache=$B/logs/cache-$KVER-$arch-$flavour.log
 		QEMU=$(qemu10 "$QEMU")

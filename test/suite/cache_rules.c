@@ -93,6 +93,7 @@ static void kwrite(struct __test_metadata *_metadata,
 	struct cachetest_op op = { .flags = flags, .value = 0x22222222 };
 	char name[96];
 
+	FL_NEED_PLUGIN();
 	ASSERT_EQ(0, pin(self, 0x11111111)) TH_LOG("pin: %s", strerror(errno));
 	snprintf(name, sizeof(name), "cache_rules/%s", _metadata->name);
 	fl_alias_open(name, rule);
@@ -110,6 +111,7 @@ static void kread(struct __test_metadata *_metadata,
 	struct cachetest_op op = { .flags = flags };
 	char name[96];
 
+	FL_NEED_PLUGIN();
 	ASSERT_EQ(0, pin(self, 0x11111111)) TH_LOG("pin: %s", strerror(errno));
 	/* after GUP: these stores sit dirty in the user's lines */
 	user_sum(self->page);
@@ -199,6 +201,7 @@ TEST(user_events_enable_bit_is_seen)
 	volatile uint32_t *word;
 	int fd;
 
+	FL_NEED_PLUGIN();
 	fd = open(FL_TRACING "/user_events_data", O_RDWR);
 	if (fd < 0)
 		SKIP(return, "no %s/user_events_data: %s", FL_TRACING,

@@ -178,6 +178,7 @@ TEST_F_TIMEOUT(bufs, daemon_buffers_see_no_cross_alias, 120)
 			 variant->xport == FL_XP_SPLICE_MOVE;
 	char name[160];
 
+	FL_NEED_PLUGIN();
 	snprintf(name, sizeof(name), "%s/bufs.%s.%s",
 		 program_invocation_short_name, variant->name, _metadata->name);
 	fl_alias_open(name, vmspliced ? "zero:k2u,k2k,u2u" : "zero");
@@ -261,6 +262,7 @@ TEST_F_TIMEOUT(bufs, second_thread_loads_during_copy, 300)
 
 	if (variant->xport != FL_XP_RW || variant->mem != FL_MEM_ANON)
 		SKIP(return, "one variant is enough for this race");
+	FL_NEED_PLUGIN();
 	self->fs->hook_arg = &t;
 	self->fs->hook = toucher_note;
 	ASSERT_EQ(0, pthread_attr_init(&attr));
@@ -626,9 +628,11 @@ static unsigned char *control_buf(struct __test_metadata *_metadata)
 
 TEST(alias_control_pipe_read)
 {
-	unsigned char *src = malloc(CONTROL_LEN), *dst;
+	unsigned char *src, *dst;
 	int p[2];
 
+	FL_NEED_PLUGIN();
+	src = malloc(CONTROL_LEN);
 	ASSERT_TRUE(src != NULL);
 	dst = control_buf(_metadata);
 	ASSERT_TRUE(dst != NULL);
@@ -646,9 +650,11 @@ TEST(alias_control_pipe_read)
 
 TEST(alias_control_process_vm_writev_to_self)
 {
-	unsigned char *src = malloc(CONTROL_LEN), *dst;
+	unsigned char *src, *dst;
 	struct iovec local, remote;
 
+	FL_NEED_PLUGIN();
+	src = malloc(CONTROL_LEN);
 	ASSERT_TRUE(src != NULL);
 	dst = control_buf(_metadata);
 	ASSERT_TRUE(dst != NULL);

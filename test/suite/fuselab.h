@@ -222,6 +222,18 @@ void fl_alias_open(const char *name, const char *expect);
 void fl_alias_close(void);
 
 /*
+ * A test whose verdict is its windows' skips where no plugin judges them
+ * (the lab boots with fuselab.plugin=alias|cache when QEMU has one): its
+ * own assertions alone would pass on every kernel.
+ */
+#define FL_NEED_PLUGIN()						\
+	do {								\
+		if (!getenv("FUSELAB_PLUGIN"))				\
+			SKIP(return, "no QEMU plugin in this boot: "	\
+			     "the alias and cache runs judge this test");\
+	} while (0)
+
+/*
  * Counting GUP calls: the function tracer on the get_user_pages and
  * pin_user_pages entry points of mm/gup.c, each call recorded with its stack.
  * A call is "dev" when a frame of its stack is /dev/fuse or io_uring
