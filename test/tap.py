@@ -4,6 +4,7 @@
 
 Used by run-qemu.py for guest results, and from the shell for host-side
 checks:  tap.py STATE ok|fail NAME [DIAG...]
+and at the end of a stream:  tap.py STATE summary
 
 Runs that go side by side (test/lab.sh boots stock and patched at once)
 each count into a state of their own and write their TAP to a file; then,
@@ -81,6 +82,21 @@ class Tap:
         sys.stdout.flush()
         self.save()
 
+    def summary(self):
+        """The plan, the failures, "N passed, N failed"; False if a test
+        failed or none ran."""
+        st = self.st
+        print(f"1..{st['n']}")
+        if st["failures"]:
+            print("# failed:")
+            for f in st["failures"]:
+                print(f"#   {f}")
+        tail = f", {st['skipped']} skipped" if st["skipped"] else ""
+        if st["xfail"]:
+            tail += f", {st['xfail']} failed on stock as they must"
+        print(f"{st['passed']} passed, {st['failed']} failed{tail}")
+        return not st["failed"] and st["n"] > 0
+
     def save(self):
         if self.path:
             with open(self.path, "w") as f:
@@ -88,12 +104,15 @@ class Tap:
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[2] == "summary":
+        sys.exit(0 if Tap(sys.argv[1]).summary() else 1)
     if len(sys.argv) == 5 and sys.argv[2] == "merge":
         Tap(sys.argv[1]).merge(sys.argv[3], sys.argv[4])
         return
     if len(sys.argv) < 4 or sys.argv[2] not in ("ok", "fail"):
         sys.exit("usage: tap.py STATE ok|fail NAME [DIAG...]\n"
-                 "       tap.py STATE merge PART_STATE PART_TAP")
+                 "       tap.py STATE merge PART_STATE PART_TAP\n"
+                 "       tap.py STATE summary")
     Tap(sys.argv[1]).result(sys.argv[2] == "ok", sys.argv[3], sys.argv[4:])
 
 

@@ -1,0 +1,277 @@
+# SPDX-License-Identifier: GPL-2.0
+# The suite's binaries and initramfs, and the boots (sourced by test/lab.sh).
+
+cmd_suite() {
+	local arch=$1 hdr out root list
+	load_arch "$arch"
+	hdr=$B/hdr/$KVER-$arch
+	out=$B/suite/$KVER-$arch
+	if [ ! -f "$hdr/.stamp" ]; then
+		step "suite $arch: installing uapi headers of Linux $KVER"
+		make -C "$(ksrc)" O="$B/hdr/obj-$KVER-$arch" ARCH="$KARCH" \
+			headers_install INSTALL_HDR_PATH="$hdr" >"$B/logs/headers-$arch.log" 2>&1 ||
+			die "headers_install failed (see $B/logs/headers-$arch.log)" "test/lab.sh suite $arch"
+		touch "$hdr/.stamp"
+	fi
+	# binaries built with another harness are built again
+	[ "$(cat "$out/.harness" 2>/dev/null)" = "$(harness_src)" ] || rm -rf "$out"
+	mkdir -p "$out" && harness_src >"$out/.harness"
+	step "suite $arch: building static test binaries"
+	make -s -C "$TOP/test/suite" KSRC="$(harness_src)" HDR="$hdr" OUT="$out" \
+		CROSS_COMPILE="$CROSS_COMPILE" >"$B/logs/suite-$arch.log" 2>&1 || {
+		cat "$B/logs/suite-$arch.log" >&2
+		die "suite build failed" "test/lab.sh suite $arch"
+	}
+	list=$(make -s -C "$TOP/test/suite" list)
+	mkdir -p "$B/initrd"
+	root=$B/initrd/$KVER-$arch-suite.list
+	{
+		echo "dir /dev 0755 0 0"
+		echo "nod /dev/console 0600 0 0 c 5 1"
+		for d in /bin /proc /sys /tmp /fuselab; do echo "dir $d 0755 0 0"; done
+		echo "file /bin/busybox $(busybox_for "$arch") 0755 0 0"
+		echo "file /init $TOP/test/guest/init 0755 0 0"
+		echo "file /fuselab/tests $out/tests 0644 0 0"
+		for t in $list; do echo "file /fuselab/$t $out/$t 0755 0 0"; done
+	} >"$root"
+	echo "$list" >"$out/tests"
+	"$(gen_init_cpio)" "$root" | gzip -1 >"$B/initrd/$KVER-$arch-suite.cpio.gz.tmp"
+	mv "$B/initrd/$KVER-$arch-suite.cpio.gz.tmp" "$B/initrd/$KVER-$arch-suite.cpio.gz"
+	step "suite $arch: $(echo $list | wc -w) binaries in build/initrd/$KVER-$arch-suite.cpio.gz"
+}
+
+# The static busybox for the guest: the host's for amd64, otherwise
+# Debian 12's busybox-static of that architecture, downloaded with a
+# private apt list and unpacked.
+busybox_for() {
+	local d=$B/busybox/$DEB_ARCH deb
+	if [ "$DEB_ARCH" = "$(dpkg --print-architecture)" ]; then
+		echo /bin/busybox
+		return
+	fi
+	if [ ! -x "$d/bin/busybox" ]; then
+		step "suite $1: downloading busybox-static:$DEB_ARCH from bookworm" >&2
+		mkdir -p "$d" "$B/dl/$DEB_ARCH"
+		{
+			APT_ARCH=$DEB_ARCH apt_private bookworm update &&
+				(cd "$B/dl/$DEB_ARCH" && APT_ARCH=$DEB_ARCH apt_private bookworm download busybox-static)
+		} >>"$B/logs/apt-bookworm-$DEB_ARCH.log" 2>&1 ||
+			die "cannot download busybox-static:$DEB_ARCH (see $B/logs/apt-bookworm-$DEB_ARCH.log)" \
+			    "test/lab.sh suite $1"
+		deb=$(ls "$B/dl/$DEB_ARCH"/busybox-static_*_"$DEB_ARCH".deb | head -n1)
+		dpkg -x "$deb" "$d" || die "could not unpack $deb" "test/lab.sh suite $1"
+	fi
+	echo "$d/bin/busybox"
+}
+
+# ------------------------------------------------------------------- boots
+
+# Boot ARCH's FLAVOUR kernel with GUEST: "suite" (our initramfs) or
+# "debian" (real clients, test/debian/).
+cmd_run() {
+	[ $# -ge 2 ] || die "usage: test/lab.sh run ARCH stock|patched|old [suite|debian|alias|cache|crash]"
+	case $2 in stock | patched | old) ;; *) die "FLAVOUR must be stock, patched or old, not '$2'" ;; esac
+	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash=
+	local timeout=${BOOT_TIMEOUT:-1500}
+	load_arch "$arch"
+	# what the stock kernel must fail: the tests that prove the series
+	[ -f "$TOP/test/expect/$flavour.xfail" ] && xfail=$TOP/test/expect/$flavour.xfail
+	dir=$(img_dir "$arch" "$flavour")
+	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" \
+		"${OLD_SERIES:+OLD_SERIES=$OLD_SERIES }test/lab.sh kernel $arch $flavour"
+	append="loglevel=4"
+	case $guest in
+	suite)
+		initrd=$B/initrd/$KVER-$arch-suite.cpio.gz
+		suites=$(echo "${ONLY:-$(cat "$B/suite/$KVER-$arch/tests")}" | tr , ' ')
+		append="$append ${ONLY:+fuselab.only=$ONLY} ${ARGS:+fuselab.args=$ARGS} ${BREAK:+fuselab.break=$BREAK}"
+		;;
+	alias)
+		# the suite's alias windows, with the alias plugin in QEMU
+		[ -n "$ALIAS_ARGS" ] || die "test/arch/$arch.conf sets no ALIAS_ARGS"
+		initrd=$B/initrd/$KVER-$arch-suite.cpio.gz
+		suites=$(echo "${ONLY:-$ALIAS_SUITES}" | tr , ' ')
+		append="$append fuselab.only=${ONLY:-$ALIAS_SUITES} fuselab.args=${ARGS:-$ALIAS_TESTS} fuselab.plugin=alias"
+		tag=-alias
+		alias=$B/logs/alias-$KVER-$arch-$flavour.log
+		extra="-plugin $(plugin alias),log=$alias,$ALIAS_ARGS"
+		;;
+	cache)
+		# the same windows and more, in QEMU 10 with the ARM926 cache model
+		[ "$arch" = armv5 ] || die "the cache model is an ARM926's: armv5 only"
+		initrd=$B/initrd/$KVER-$arch-suite.cpio.gz
+		suites=$(echo "${ONLY:-$CACHE_SUITES}" | tr , ' ')
+		append="$append fuselab.only=${ONLY:-$CACHE_SUITES} fuselab.args=${ARGS:-$CACHE_TESTS} fuselab.plugin=cache"
+		tag=-cache
+		cache=$B/logs/cache-$KVER-$arch-$flavour.log
+		QEMU=$(qemu10 "$QEMU")
+		extra="-audio none -plugin $(plugin cache926),log=$cache${CACHE_ARGS:+,$CACHE_ARGS}"
+		;;
+	crash)
+		# the tests that BUG a stock kernel, in a boot of their own
+		initrd=$B/initrd/$KVER-$arch-suite.cpio.gz
+		suites=$(echo "${ONLY:-$CRASH_SUITES}" | tr , ' ')
+		append="$append fuselab.only=${ONLY:-$CRASH_SUITES} fuselab.args=${ARGS:-$CRASH_TESTS} fuselab.crash=1"
+		tag=-crash
+		crash=$CRASH_BUG
+		timeout=${BOOT_TIMEOUT:-600}
+		;;
+	debian)
+		[ "$arch" = x86_64 ] || die "the debian guest is x86_64 only"
+		# cached: rebuilt only when its script or test/debian/init changed
+		bash "$TOP/test/debian/build-rootfs.sh" >&2 ||
+			die "debian rootfs failed" "bash test/debian/build-rootfs.sh"
+		initrd=$B/debian/rootfs.cpio.gz
+		suites=debian
+		tag=-debian
+		extra="-m 2G"
+		append="$append ${BREAK:+fuselab_break=$BREAK} ${ONLY:+fuselab_only=$ONLY} ${REPEAT:+fuselab_repeat=$REPEAT}"
+		;;
+	*) die "GUEST must be suite, alias, cache, crash or debian" ;;
+	esac
+	[ -z "$KDTB" ] || extra="$extra -dtb $dir/dtb"
+	if [ "$guest" != debian ] && [ -f "$dir/kmod.cpio.gz" ]; then
+		# this kernel's test modules, as a second archive
+		cat "$initrd" "$dir/kmod.cpio.gz" >"$B/initrd/$KVER-$arch-$flavour-kmod.cpio.gz"
+		initrd=$B/initrd/$KVER-$arch-$flavour-kmod.cpio.gz
+	fi
+	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour$tag" \
+		--qemu "$QEMU" --qemu-args "$QEMU_ARGS $extra" --console "$CONSOLE" \
+		--kernel "$dir/image" --initrd "$initrd" \
+		--append "$append" --timeout "$timeout" \
+		--suites "$suites" \
+		--log "$B/logs/console-$KVER-$arch-$flavour$tag.log" \
+		--state "$TAP_STATE" \
+		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"} ${cache:+--cache-log "$cache"} \
+		${crash:+--crash "$crash"}
+}
+
+# QEMU 10 from bookworm-backports (its plugins read registers), unpacked
+# into build/qemu10 beside Debian 12's QEMU 7.2; prints a wrapper for
+# system emulator $1 that finds its modules and firmware there.
+qemu10() {
+	local d=$B/qemu10 w=$B/tools/$1-10 deb
+	if [ ! -x "$w" ]; then
+		step "qemu 10: downloading qemu-system-arm from bookworm-backports" >&2
+		rm -rf "$B/dl/qemu10" "$d" && mkdir -p "$B/dl/qemu10" "$d" "$B/tools"
+		{
+			apt_private bookworm-backports update &&
+				(cd "$B/dl/qemu10" && apt_private bookworm-backports download \
+					qemu-system-arm qemu-system-common qemu-system-data)
+		} >>"$B/logs/apt-backports.log" 2>&1 ||
+			die "could not download QEMU 10 (see $B/logs/apt-backports.log)" "test/lab.sh cache"
+		for deb in "$B"/dl/qemu10/*.deb; do
+			dpkg-deb -x "$deb" "$d" || die "could not unpack $deb" "test/lab.sh cache"
+		done
+		cat >"$w.tmp" <<EOF
+#!/bin/sh
+# $1 of QEMU 10 from bookworm-backports (written by test/lab.sh)
+QEMU_MODULE_DIR=$d/usr/lib/x86_64-linux-gnu/qemu exec "$d/usr/bin/$1" -L "$d/usr/share/qemu" "\$@"
+EOF
+		chmod +x "$w.tmp" && mv "$w.tmp" "$w"
+		"$w" --version | grep -q "version 10\." ||
+			die "$w is not QEMU 10: $("$w" --version | head -n1)" "$w --version"
+	fi
+	echo "$w"
+}
+
+# A QEMU plugin of test/alias/ (alias: for QEMU 7.2, plugin API 1; cache926:
+# for QEMU 10, API 2), built into build/tools/ when its source changed.
+plugin() {
+	local name=$1 so=$B/tools/$1.so src=$TOP/test/alias/$1.c
+	mkdir -p "$B/tools"
+	if [ ! -f "$so" ] || [ "$src" -nt "$so" ] ||
+	   [ "$TOP/test/alias/qemu-plugin-api.h" -nt "$so" ]; then
+		step "$name plugin: building $so" >&2
+		gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -shared -fPIC \
+			-o "$so" "$src" -lpthread ||
+			die "$name plugin build failed" "gcc -shared -fPIC -o $so $src"
+	fi
+	echo "$so"
+}
+
+cmd_shell() {
+	local arch=$1 flavour=${2:-patched} dir
+	load_arch "$arch"
+	dir=$(img_dir "$arch" "$flavour")
+	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "test/lab.sh kernel $arch $flavour"
+	python3 "$TOP/test/run-qemu.py" --interactive --name shell \
+		--qemu "$QEMU" --qemu-args "$QEMU_ARGS${KDTB:+ -dtb $dir/dtb}" --console "$CONSOLE" \
+		--kernel "$dir/image" --initrd "$B/initrd/$KVER-$arch-suite.cpio.gz" \
+		--append "fuselab.shell=1" --log /dev/null
+}
+
+# The caller starts the TAP stream ($TAP_STATE); the header is printed
+# unless a parent run printed it already (LAB_IN_STREAM).
+run_flavours() {
+	local a g t0=$SECONDS
+	cmd_setup
+	for a in $ARCHES; do
+		for g in "$@"; do cmd_kernel "$a" "$g"; done
+		cmd_suite "$a"
+	done
+	[ -n "${LAB_IN_STREAM:-}" ] || echo "TAP version 13"
+	for a in $ARCHES; do boot_flavours "$a" suite "$@"; done
+	for g in alias cache crash; do
+		for a in $(guest_arches "$g"); do
+			[[ " $ARCHES " == *" $a "* ]] || continue
+			boot_flavours "$a" "$g" "$@"
+		done
+	done
+	step "total $((SECONDS - t0)) s"
+}
+
+guest_arches() {
+	case $1 in
+	alias) echo "$ALIAS_ARCHES" ;;
+	cache) echo "$CACHE_ARCHES" ;;
+	crash) echo "$CRASH_ARCHES" ;;
+	esac
+}
+
+# What the boots of GUEST on ARCH share, made once before they run side by
+# side: the plugins, QEMU 10, the Debian root.
+prepare_guest() {
+	load_arch "$1"
+	case $2 in
+	alias) plugin alias >/dev/null ;;
+	cache) qemu10 "$QEMU" >/dev/null && plugin cache926 >/dev/null ;;
+	debian)
+		bash "$TOP/test/debian/build-rootfs.sh" >&2 ||
+			die "debian rootfs failed" "bash test/debian/build-rootfs.sh"
+		;;
+	esac
+}
+
+# Boots GUEST on ARCH for each flavour given, side by side: TCG runs a
+# guest CPU on one host thread, armv5's guests have one CPU and the others
+# seldom keep two busy, so two boots at once take about the time of the
+# longer one.  Each boot counts into a TAP state and file of its own
+# (build/logs/part-*); they join the stream in the order given once both
+# have ended.  LAB_SERIAL=1: one after the other, straight into the stream.
+boot_flavours() {
+	local arch=$1 guest=$2 f i part rc=0 failed=() pids=()
+	shift 2
+	if [ "${LAB_SERIAL:-0}" = 1 ] || [ $# -lt 2 ]; then
+		for f in "$@"; do cmd_run "$arch" "$f" "$guest"; done
+		return
+	fi
+	prepare_guest "$arch" "$guest"
+	step "boot $KVER-$arch $guest: $* side by side (console: build/logs/console-$KVER-$arch-*.log)"
+	for f in "$@"; do
+		part=$B/logs/part-$KVER-$arch-$f-$guest
+		rm -f "$part.json" "$part.tap"
+		TAP_STATE=$part.json cmd_run "$arch" "$f" "$guest" >"$part.tap" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || { rc=$?; failed+=("${@:$((i + 1)):1}"); }
+	done
+	for f in "$@"; do
+		part=$B/logs/part-$KVER-$arch-$f-$guest
+		[ -f "$part.json" ] || echo '{}' >"$part.json"
+		python3 "$TOP/test/tap.py" "$TAP_STATE" merge "$part.json" "$part.tap"
+	done
+	[ $rc = 0 ] || die "the $guest boot of $KVER-$arch ${failed[*]} did not run to its end (its output is above)" \
+		"test/lab.sh run $arch ${failed[0]} $guest"
+}

@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: GPL-2.0
+# The lab's settings and the helpers every part uses (sourced by test/lab.sh).
+
+KVER=${KVER:-7.2}
+# The booted architectures: make check boots x86_64 and armv5, which is
+# what fits its 75 minutes cold; make check-full adds arm64 (MTE), 7.2 only
+# (the backport's check-stable keeps its two).  ARCHES=... picks any.
+case $KVER in
+7.2) ALL_ARCHES="x86_64 armv5 arm64" ;;
+*) ALL_ARCHES="x86_64 armv5" ;;
+esac
+ARCHES_GIVEN=${ARCHES:-}
+ARCHES=${ARCHES:-x86_64 armv5}
+# Runs with the alias plugin in QEMU (test/alias/alias.c), of the suite's
+# tests that open alias windows only: the plugin slows every guest memory
+# access (the whole ARMv5 suite: 517 s instead of ~220 s).
+ALIAS_ARCHES=${ALIAS_ARCHES-armv5}
+ALIAS_SUITES=fuse_bufs
+ALIAS_TESTS=-t,daemon_buffers_see_no_cross_alias,-t,alias_control_pipe_read,-t,alias_control_process_vm_writev_to_self
+# Runs with the ARM926 cache model (test/alias/cache926.c, QEMU 10 from
+# bookworm-backports): the same windows, the 2006 race, the cache_rules
+# micro-tests.
+CACHE_ARCHES=${CACHE_ARCHES-armv5}
+CACHE_SUITES=fuse_bufs,cache_rules
+CACHE_TESTS=$ALIAS_TESTS,-t,second_thread_loads_during_copy,-t,kmap_write_without_flush_dcache_page,-t,kmap_write_with_flush_dcache_page,-t,kmap_read_of_stores_after_pinning,-t,kmap_read_after_pinning_again,-t,user_events_enable_bit_is_seen
+# The tests that BUG a stock kernel (fuse_uring's uring_small: arguments
+# larger than the ring's payload buffer) skip in the suite's boot and run in
+# a short boot of their own per flavour, so that the BUG takes no other test
+# with it.  Where test/expect/<flavour>.xfail lists crash/kernel_log_clean,
+# the runner expects CRASH_BUG to be the first report of that boot's log.
+# x86_64 only: the ring is the same on every arch; 6.1 has none.
+CRASH_ARCHES=${CRASH_ARCHES-x86_64}
+[ "$KVER" = 7.2 ] || CRASH_ARCHES=
+CRASH_SUITES=fuse_uring
+CRASH_TESTS=-f,uring_small
+CRASH_BUG='kernel BUG at fs/fuse/dev\.c'
+JOBS=${JOBS:-$(($(nproc) + 1))}
+export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
+# The TAP stream's numbering and counters (test/tap.py): one file per lab
+# process, so that two runs at once do not count into each other; a lab
+# started by another (the backport's checks in make check) inherits it.
+if [ -z "${TAP_STATE:-}" ]; then
+	export TAP_STATE=$B/logs/tap-state-$$.json
+	trap 'rm -f "$TAP_STATE"' EXIT
+fi
+# The series of KVER: mainline's at the top, a backport under stable/<KVER>/.
+# KTAG prefixes the TAP names of a backport's checks (series/6.1/...).
+case $KVER in
+7.2) SERIES_DIR=$TOP KTAG= ;;
+*) SERIES_DIR=$TOP/stable/$KVER KTAG=$KVER/ ;;
+esac
+export QUILT_PATCHES=$SERIES_DIR/patches QUILT_SERIES=$SERIES_DIR/series
+
+# Packages the lab needs on the host (Debian 12).
+HOST_PKGS="quilt qemu-system-x86 busybox-static flex bison bc libelf-dev
+libssl-dev cpio ccache codespell make gcc libc6-dev xz-utils python3 perl
+kmod file rsync coccinelle git"
+
+step() { printf 'lab: %s\n' "$*"; }
+die() {
+	printf 'lab: error: %s\n' "$1" >&2
+	[ $# -gt 1 ] && printf 'lab: to retry this step alone: %s\n' "$2" >&2
+	exit 1
+}
+
+# The stream's plan and counts, then "N passed, N failed"; exit 1 on a failure.
+summary() { python3 "$TOP/test/tap.py" "$TAP_STATE" summary; }

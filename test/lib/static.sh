@@ -1,0 +1,247 @@
+# SPDX-License-Identifier: GPL-2.0
+# Host-side checks of the series: static, checkpatch, cocci, applies, bisect (sourced by test/lab.sh).
+
+tap_() { python3 "$TOP/test/tap.py" "$TAP_STATE" "$@"; }
+
+# Debian 12's sparse (0.6.4) cannot parse 7.2: scripts/checker-valid.sh
+# rejects it and C=1 then checks nothing, successfully.  Unstable's sparse
+# runs here with unstable's glibc through that glibc's own loader: two
+# packages unpacked into build/sparse, nothing installed, no chroot.
+setup_sparse() {
+	local d=$B/sparse deb
+	SPARSE=$B/tools/sparse
+	if [ ! -x "$SPARSE" ]; then
+		step "sparse: downloading sparse and libc6 from unstable"
+		rm -rf "$B/dl/sparse" "$d" && mkdir -p "$B/dl/sparse" "$d" "$B/tools"
+		{
+			apt_private unstable update &&
+				(cd "$B/dl/sparse" && apt_private unstable download sparse libc6)
+		} >>"$B/logs/apt-unstable.log" 2>&1 ||
+			die "could not download sparse from unstable (see $B/logs/apt-unstable.log)" \
+			    "test/lab.sh static"
+		for deb in "$B"/dl/sparse/*.deb; do
+			dpkg-deb -x "$deb" "$d" || die "could not unpack $deb" "test/lab.sh static"
+		done
+		cat >"$SPARSE.tmp" <<EOF
+#!/bin/sh
+# sparse from Debian unstable with unstable's glibc (written by test/lab.sh)
+exec "$d/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" \\
+	--library-path "$d/usr/lib/x86_64-linux-gnu" "$d/usr/bin/sparse" "\$@"
+EOF
+		chmod +x "$SPARSE.tmp" && mv "$SPARSE.tmp" "$SPARSE"
+	fi
+	[ "$("$(ksrc)/scripts/checker-valid.sh" "$SPARSE")" = 1 ] ||
+		die "scripts/checker-valid.sh rejects $SPARSE: C=2 would check nothing" \
+		    "$(ksrc)/scripts/checker-valid.sh $SPARSE"
+	step "sparse: $("$SPARSE" --version) passes scripts/checker-valid.sh"
+}
+
+# What kbuild must compile for the series on KARCH: the directory of
+# every touched non-uapi header outside include/ and arch/ (fs/fuse/),
+# and the object of every touched C file elsewhere (mm/gup.o), arch
+# files only on their own architecture.
+series_targets() {
+	local karch=$1 p f dirs=" "
+	for f in $(for p in $(series_patches); do
+		sed -n 's|^+++ b/\(.*\.[ch]\)$|\1|p' "$QUILT_PATCHES/$p"; done | sort -u); do
+		case $f in include/* | arch/*/include/*) continue ;; esac
+		case $f in arch/$karch/*) ;; arch/*) continue ;; esac
+		case $f in *.h) dirs="$dirs${f%/*}/ " ;; esac
+	done
+	dirs=$(echo $dirs | tr ' ' '\n' | sort -u | tr '\n' ' ')
+	echo -n "$dirs"
+	for f in $(for p in $(series_patches); do
+		sed -n 's|^+++ b/\(.*\)\.c$|\1|p' "$QUILT_PATCHES/$p"; done | sort -u); do
+		case $f in arch/$karch/*) ;; arch/*) continue ;; esac
+		[[ " $dirs " == *" ${f%/*}/ "* ]] || echo -n "$f.o "
+	done
+	# what a touched header is used by, named in the series ("# xbuild: mm/gup.o")
+	sed -n 's|^# xbuild: \([^ ]*\).*|\1 |p' "$QUILT_SERIES" | tr -d '\n'
+}
+
+# Of the targets given, those this configuration builds: directories, and
+# the objects in their directory's built-in.a.  What the series touches
+# outside the configuration is built by cmd_xbuild, whose configuration
+# has it (test/config/xbuild.config); each one left out is said.
+in_build() {
+	local obj=$1 t
+	shift
+	for t in "$@"; do
+		case $t in
+		*/) printf '%s ' "$t" ;;
+		# a thin archive names its members by the path it was opened
+		# with; no grep -q: under pipefail, ar killed by SIGPIPE says no
+		*) if (cd "$obj" && ar t "${t%/*}/built-in.a" 2>/dev/null) | grep -cxF "$t" >/dev/null; then
+			printf '%s ' "$t"
+		   else
+			step "static: $t is not in this configuration (make xbuild builds it)" >&2
+		   fi ;;
+		esac
+	done
+}
+
+# Warnings of a W=1 C=2 log without line numbers, sorted: "W=1 file: text"
+# for the compiler's [-W...] and kernel-doc's, "sparse file: text" for sparse's.
+warnings_of() {
+	sed -n -E -e 's|^Warning: ([^ :]+):[0-9]+ (.*)$|W=1 \1: \2|p' \
+		-e 's|^([^ :]+):[0-9]+(:[0-9]+)?: (warning\|error): (.*\[-W.*)$|W=1 \1: \4|p' \
+		-e '/\[-W/!s|^([^ :]+):[0-9]+(:[0-9]+)?: (warning\|error): (.*)$|sparse \1: \4|p' "$1" |
+		sed "s| $(ksrc)/| |" | sort
+}
+
+# W=1 and sparse over the directories the series touches, stock then
+# patched: no warning of the patched tree may be new.  The sparse run is
+# proved live twice: every object kbuild built there went through sparse
+# (its command line is in the V=1 log), and the command kbuild used for one
+# of them reports a deliberate __user dereference (test/sparse-probe.c).
+cmd_static() {
+	local arch=${1:-x86_64} obj dirs f log cmd src n total o new probe kind
+	load_arch "$arch"
+	setup_sparse
+	obj=$B/obj/$KVER-$arch
+	[ -f "$obj/.config" ] || die "no configured $arch tree in $obj" "test/lab.sh kernel $arch stock"
+	dirs=$(in_build "$obj" $(series_targets "$KARCH"))
+	[ -n "$dirs" ] || { step "static: the series touches no C files"; return 0; }
+	for f in stock patched; do
+		tree_state "$f"
+		log=$B/logs/static-$arch-$f.log
+		step "static: $arch $f: make W=1 C=2 $dirs(log: build/logs/static-$arch-$f.log)"
+		# compiled, and so warned about, in both states
+		for o in $dirs; do
+			case $o in */) rm -f "$obj/$o"*.o ;; *) rm -f "$obj/$o" ;; esac
+		done
+		kmake "$obj" -j"$JOBS" W=1 C=2 CHECK="$SPARSE" V=1 $dirs >"$log" 2>&1 || {
+			grep -E "error" "$log" | head -n 20 >&2
+			die "W=1 C=2 build failed (see $log)" "test/lab.sh static $arch"
+		}
+		warnings_of "$log" >"$log.warnings"
+		# every object kbuild built in those directories went through sparse
+		n=0 total=0
+		for o in $(cd "$obj" && ls $(for d in $dirs; do
+			case $d in */) echo "$d*.o" ;; *) echo "$d" ;; esac; done) 2>/dev/null); do
+			total=$((total + 1))
+			grep -q "^[[:space:]]*$SPARSE .*-MMD,${o%/*}/\.${o##*/}\.d " "$log" ||
+				{ n=$((n + 1)); echo "not checked by sparse: ${o%.o}.c" >&2; }
+		done
+		if [ "$n" = 0 ] && [ "$total" -gt 0 ]; then
+			tap_ ok "static/$arch/$f/sparse_checked_every_file" "measured: $total objects in ${dirs% }, each checked"
+		else
+			tap_ fail "static/$arch/$f/sparse_checked_every_file" "$n C files not checked" "log: $log"
+		fi
+	done
+	cmd=$(grep -m1 "^[[:space:]]*$SPARSE .*-MMD,${dirs%% *}.*\.c\$" "$B/logs/static-$arch-patched.log" | sed 's/^[[:space:]]*//')
+	src=${cmd##* }
+	probe=$(cd "$obj" && ${cmd% *} "$TOP/test/sparse-probe.c" 2>&1)
+	if echo "$probe" | grep -q "dereference of noderef expression"; then
+		tap_ ok "static/$arch/sparse_reports_a_deliberate_user_dereference"
+	else
+		tap_ fail "static/$arch/sparse_reports_a_deliberate_user_dereference" \
+			"the command kbuild used for $src says nothing about test/sparse-probe.c:" "$probe"
+	fi
+	for kind in W=1 sparse; do
+		new=$(comm -13 "$B/logs/static-$arch-stock.log.warnings" \
+			"$B/logs/static-$arch-patched.log.warnings" | grep "^$kind " || true)
+		if [ -z "$new" ]; then
+			tap_ ok "static/$arch/no_new_${kind/=/}_warnings" \
+				"measured: $(grep -c "^$kind " "$B/logs/static-$arch-patched.log.warnings") $kind warnings in ${dirs% }, all also on stock"
+		else
+			tap_ fail "static/$arch/no_new_${kind/=/}_warnings" "$(echo "$new" | head -n 20)"
+		fi
+	done
+}
+
+# checkpatch.sh's verdict per patch, in the lab's TAP stream.
+cmd_checkpatch() {
+	local line log=$B/logs/checkpatch-$KVER.tap t=checkpatch
+	[ "$KVER" = 7.2 ] || t=checkpatch/$KVER
+	KVER=$KVER KSRC=$(ksrc) "$TOP/checkpatch.sh" >"$log" 2>&1 || true
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) tap_ ok "$t/${line#ok * - }" ;;
+		"not ok "*) tap_ fail "$t/${line#not ok * - }" "$(grep -F "${line#not ok * - }:" "$log")" ;;
+		esac
+	done <"$log"
+	grep -q "^1\.\." "$log" || tap_ fail "$t/ran" "$(cat "$log")" "KVER=$KVER ./checkpatch.sh"
+}
+
+# The audit script: its unit tests, the proof that they can fail (each
+# rule broken on purpose), and FUSE's own sites on Debian's 7.2 before and
+# after the series (make audit runs it over whole trees).
+cmd_cocci() {
+	local line log out f rc
+	for f in run mutate; do
+		log=$B/logs/cocci-$f.tap
+		"$TOP/coccinelle/tests/$f.sh" >"$log" 2>&1 || true
+		while IFS= read -r line; do
+			case $line in
+			"ok "*) tap_ ok "cocci/$f/${line#ok * - }" ;;
+			"not ok "*) tap_ fail "cocci/$f/${line#not ok * - }" \
+				"$(awk -v l="$line" '$0 == l { f = 1; next } f && /^(not )?ok / { exit } f' "$log")" \
+				"coccinelle/tests/$f.sh" ;;
+			esac
+		done <"$log"
+		grep -q '^1\.\.' "$log" || tap_ fail "cocci/$f/ran" "$(cat "$log")" "coccinelle/tests/$f.sh"
+	done
+	tree_state stock
+	out=$(KSRC=$(ksrc) M=fs/fuse "$TOP/coccinelle/audit.sh" 2>&1) || true
+	if echo "$out" | grep -q '^fs/fuse/dev.c:[0-9:-]*: C3: fuse_copy_fill()' &&
+	   echo "$out" | grep -q '^fs/fuse/dev.c:[0-9:-]*: C2: fuse_copy_do()'; then
+		tap_ ok "cocci/audit/stock_fuse_flags_fuse_copy_fill_and_fuse_copy_do"
+	else
+		tap_ fail "cocci/audit/stock_fuse_flags_fuse_copy_fill_and_fuse_copy_do" "$out" \
+			"KSRC=$(ksrc) M=fs/fuse coccinelle/audit.sh"
+	fi
+	tree_state patched
+	out=$(KSRC=$(ksrc) M=fs/fuse "$TOP/coccinelle/audit.sh" 2>&1) && rc=0 || rc=$?
+	if [ "$rc" = 0 ] && ! echo "$out" | grep -q '^fs/fuse/'; then
+		tap_ ok "cocci/audit/patched_fuse_has_no_hit"
+	else
+		tap_ fail "cocci/audit/patched_fuse_has_no_hit" "$out" \
+			"test/lab.sh cocci (the tree patched: KSRC=$(ksrc) M=fs/fuse coccinelle/audit.sh)"
+	fi
+	tree_state stock
+}
+
+# quilt push of the next patch, $1, with no fuzz: one TAP line; fails only
+# when the patch did not apply at all.
+push_one() {
+	local p=$1 out
+	out=$(quilt_ push --fuzz=0 "$p" 2>&1) || {
+		tap_ fail "series/$KTAG$p/applies_without_fuzz" "$out" \
+			"reproduce: cd $(ksrc) && QUILT_PATCHES=$QUILT_PATCHES QUILT_SERIES=$QUILT_SERIES quilt --quiltrc=- push --fuzz=0"
+		return 1
+	}
+	if echo "$out" | grep -q "with offset\|with fuzz"; then
+		tap_ fail "series/$KTAG$p/applies_without_fuzz" "$(echo "$out" | grep "offset\|fuzz")"
+	else
+		tap_ ok "series/$KTAG$p/applies_without_fuzz"
+	fi
+}
+
+# Each patch applies to KVER's tree without fuzz (no builds: see bisect).
+cmd_applies() {
+	local p
+	tree_state stock
+	for p in $(series_patches); do push_one "$p" || break; done
+}
+
+# Every patch of the series applies in order without fuzz and the tree
+# builds after each one.
+cmd_bisect() {
+	local arch=${1:-x86_64} obj p i=0
+	load_arch "$arch"
+	obj=$B/obj/$KVER-$arch
+	[ -f "$obj/.config" ] || die "no configured $arch tree in $obj" "test/lab.sh kernel $arch stock"
+	tree_state stock
+	for p in $(series_patches); do
+		i=$((i + 1))
+		push_one "$p" || break
+		step "bisect: $arch: building after $p"
+		if kmake "$obj" -j"$JOBS" $KIMAGE_TARGET >"$B/logs/bisect-$arch-$i.log" 2>&1; then
+			tap_ ok "series/$KTAG$p/$arch/builds"
+		else
+			tap_ fail "series/$KTAG$p/$arch/builds" "$(grep -E "error" "$B/logs/bisect-$arch-$i.log" | head -n 5)" \
+				"log: $B/logs/bisect-$arch-$i.log"
+		fi
+	done
+}

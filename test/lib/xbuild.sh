@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: GPL-2.0
+# W=1 cross-builds of what the series touches (sourced by test/lab.sh).
+
+# The architectures whose caches the series is about, built with W=1
+# (compile only: fs/fuse/, mm/gup.o and what else the series touches).
+#   name   KARCH  CROSS_COMPILE        defconfig                 options asserted in the .config
+XBUILDS="
+x86_64 x86    -                    x86_64_defconfig          CONFIG_64BIT
+arm    arm    arm-linux-gnueabi-   versatile_defconfig       CONFIG_CPU_ARM926T,CONFIG_CPU_CACHE_VIVT
+sh     sh     sh4-linux-gnu-       rts7751r2dplus_defconfig  CONFIG_CPU_SH4,CONFIG_MMU,CONFIG_HAVE_GUP_FAST|CONFIG_HAVE_FAST_GUP
+mips   mips   mips-linux-gnu-      malta_defconfig           CONFIG_32BIT,CONFIG_MIPS_MALTA,CONFIG_HAVE_GUP_FAST
+parisc parisc hppa-linux-gnu-      generic-32bit_defconfig   CONFIG_PA7100LC
+arm64  arm64  aarch64-linux-gnu-   defconfig                 CONFIG_HAVE_GUP_FAST
+marvell arm   arm-linux-gnueabi-   debian:armel_none_marvell CONFIG_CPU_FEROCEON,CONFIG_CPU_CACHE_VIVT,CONFIG_HIGHMEM,CONFIG_FUSE_FS=m
+"
+# marvell is Debian 12's own armel configuration (Kirkwood/Orion NAS boxes,
+# a Feroceon VIVT D-cache, highmem), for the 6.1 backport; sh is there for
+# the backport's gup_fast_permitted()
+case $KVER in
+7.2) XBUILD_ARCHES=${XBUILD_ARCHES:-x86_64 arm sh mips parisc arm64} ;;
+*) XBUILD_ARCHES=${XBUILD_ARCHES:-marvell sh} ;;
+esac
+
+# Debian's kernel configuration $1 (e.g. armel_none_marvell) from
+# linux-config-KVER of its architecture, downloaded once; prints its path.
+debian_config() {
+	local flavour=$1 arch=${1%%_*} d=$B/dl/linux-config-$KVER deb
+	if [ ! -f "$d/config.$flavour" ]; then
+		step "xbuild: downloading linux-config-$KVER:$arch from $(src_suite "$KVER")" >&2
+		mkdir -p "$d/$arch"
+		{
+			APT_ARCH=$arch apt_private "$(src_suite "$KVER")" update &&
+				(cd "$d/$arch" && APT_ARCH=$arch apt_private "$(src_suite "$KVER")" download "linux-config-$KVER")
+		} >>"$B/logs/apt-linux-config-$KVER.log" 2>&1 ||
+			die "cannot download linux-config-$KVER:$arch (see $B/logs/apt-linux-config-$KVER.log)" "test/lab.sh xbuild"
+		deb=$(ls "$d/$arch"/linux-config-"$KVER"_*_"$arch".deb | head -n1)
+		dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/linux-config-$KVER/config.$flavour.xz" | xz -d >"$d/config.$flavour.tmp" &&
+			[ -s "$d/config.$flavour.tmp" ] ||
+			die "$deb has no config.$flavour" "dpkg-deb -c $deb"
+		mv "$d/config.$flavour.tmp" "$d/config.$flavour"
+	fi
+	echo "$d/config.$flavour"
+}
+
+# W=1 cross-builds of what the series touches, stock then patched: each
+# must build, and no W=1 warning of the patched tree may be new.  The
+# objects are removed before each build so that every one of them is
+# compiled, and so warned about, in both states.
+cmd_xbuild() {
+	local name karch cross defcfg asserts obj targets f log frags key bad t new n KARCH CROSS_COMPILE
+	# on a backport's tree, what it lacks (test/config/<KVER>.config) wins
+	frags=xbuild.config
+	[ ! -f "$TOP/test/config/$KVER.config" ] || frags="$frags $KVER.config"
+	for name in $XBUILD_ARCHES; do
+		read -r _ karch cross defcfg asserts < <(echo "$XBUILDS" | awk -v n="$name" '$1 == n')
+		[ -n "${karch:-}" ] || die "unknown cross-build '$name' (have: $(echo "$XBUILDS" | awk 'NF { printf "%s ", $1 }'))"
+		[ "$cross" = - ] && cross=
+		need_pkgs ${cross:+gcc-${cross%-}}
+	done
+	for name in $XBUILD_ARCHES; do
+		read -r _ karch cross defcfg asserts < <(echo "$XBUILDS" | awk -v n="$name" '$1 == n')
+		[ "$cross" = - ] && cross=
+		KARCH=$karch CROSS_COMPILE=$cross
+		obj=$B/obj/x-$KVER-$name
+		targets=$(series_targets "$karch")
+		case $defcfg in
+		debian:*)
+			# Debian's configuration as it is, no fragment
+			f=$(debian_config "${defcfg#debian:}") || exit 1
+			key=$(sha256sum <"$f" | cut -c1-16)-$defcfg
+			;;
+		*) key=$(cd "$TOP/test/config" && cat $frags | sha256sum | cut -c1-16)-$defcfg ;;
+		esac
+		if [ "$(cat "$obj/.lab-config" 2>/dev/null)" != "$key" ]; then
+			tree_state stock
+			mkdir -p "$obj"
+			case $defcfg in
+			debian:*)
+				step "xbuild: $name: configuring (Debian's config.${defcfg#debian:}, olddefconfig)"
+				{ cp "$f" "$obj/.config" && kmake "$obj" olddefconfig; } >"$B/logs/xbuild-$name-config.log" 2>&1
+				;;
+			*)
+				step "xbuild: $name: configuring ($defcfg + $frags)"
+				{
+					kmake "$obj" "$defcfg" &&
+						(cd "$(ksrc)" && ARCH=$karch scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" \
+							$(for f in $frags; do echo "$TOP/test/config/$f"; done)) &&
+						kmake "$obj" olddefconfig
+				} >"$B/logs/xbuild-$name-config.log" 2>&1
+				;;
+			esac ||
+				die "configuring $name failed (see $B/logs/xbuild-$name-config.log)" "test/lab.sh xbuild $name"
+			bad=
+			case $defcfg in debian:*) ;; *) bad=$(KCONFIG_FRAGMENTS=$frags check_kconfig "$obj/.config") ;; esac
+			# CONFIG_X (=y), CONFIG_X=<value>, or one of CONFIG_X|CONFIG_Y
+			for f in ${asserts//,/ }; do
+				t=
+				for n in ${f//|/ }; do
+					[[ $n == *=* ]] || n=$n=y
+					! grep -qx "$n" "$obj/.config" || t=1
+				done
+				[ -n "$t" ] || bad="$bad $f"
+			done
+			[ -z "$(echo $bad)" ] || die "$name: options the cross-build relies on are not in $obj/.config: $(echo $bad)" \
+				"test/lab.sh xbuild $name"
+			echo "$key" >"$obj/.lab-config"
+		fi
+		for f in stock patched; do
+			tree_state "$f"
+			log=$B/logs/xbuild-$name-$f.log
+			step "xbuild: $name $f: make W=1 $targets(log: build/logs/xbuild-$name-$f.log)"
+			for t in $targets; do
+				case $t in */) rm -f "$obj/$t"*.o ;; *) rm -f "$obj/$t" ;; esac
+			done
+			t=$SECONDS
+			if ! kmake "$obj" -j"$JOBS" W=1 $targets >"$log" 2>&1; then
+				tap_ fail "xbuild/$KTAG$name/$f/builds" "$(grep -E "error" "$log" | head -n 10)" \
+					"log: $log" "reproduce: test/lab.sh xbuild $name"
+				continue 2
+			fi
+			warnings_of "$log" >"$log.warnings"
+			n=$(grep -cE "^  CC( \[M\])? +($(echo $targets | sed 's/ /|/g'))" "$log" || true)
+			tap_ ok "xbuild/$KTAG$name/$f/builds" \
+				"measured: $n files of ${targets% } compiled with W=1 in $((SECONDS - t)) s, $(sort -u "$log.warnings" | wc -l) distinct warnings"
+		done
+		new=$(comm -13 "$B/logs/xbuild-$name-stock.log.warnings" "$B/logs/xbuild-$name-patched.log.warnings")
+		if [ -z "$new" ]; then
+			tap_ ok "xbuild/$KTAG$name/no_new_W1_warnings"
+		else
+			tap_ fail "xbuild/$KTAG$name/no_new_W1_warnings" "$(echo "$new" | head -n 20)" \
+				"reproduce: test/lab.sh xbuild $name"
+		fi
+	done
+}
