@@ -5,40 +5,7 @@
 # (stock and with our quilt series), build the FUSE suite and an initramfs,
 # boot them under QEMU (TCG) and report TAP.
 #
-#   test/lab.sh setup                     packages + kernel sources
-#   test/lab.sh kernel ARCH FLAVOUR       build one kernel (stock|patched|old:
-#                                         OLD_SERIES=<dir of series + patches/>,
-#                                         e.g. an earlier version of the series)
-#   test/lab.sh suite ARCH                suite binaries + initramfs
-#   test/lab.sh run ARCH FLAVOUR          boot it and run the suite (TAP, then
-#                                         "N passed, N failed"; exit 1 on a failure)
-#   test/lab.sh run ARCH FLAVOUR debian   the same with the Debian guest
-#   test/lab.sh run ARCH FLAVOUR alias    the suite's alias windows, counted by
-#                                         the alias plugin (test/alias/alias.c)
-#   test/lab.sh run ARCH FLAVOUR crash    the tests that BUG a stock kernel, in
-#                                         a boot of their own (CRASH_TESTS)
-#   test/lab.sh static [ARCH]             W=1 + sparse (unstable's) over what the series touches, stock vs patched
-#   test/lab.sh bisect [ARCH]             each patch applies without fuzz and the tree builds after it
-#   test/lab.sh xbuild [NAME...]          W=1 cross-builds of what the series touches, stock vs patched
-#                                         (x86_64 arm sh mips parisc arm64)
-#   test/lab.sh alias                     the alias runs alone (ALIAS_ARCHES)
-#   test/lab.sh cache                     the cache model's runs alone (CACHE_ARCHES)
-#   test/lab.sh cocci                     the Coccinelle script's tests and FUSE's audit
-#   test/lab.sh bench                     stock vs patched, instructions and
-#                                         throughput: docs/perf.md (BENCH_ARCHES,
-#                                         BENCH_ROUNDS, BENCH_MIB)
-#   test/lab.sh check                     make check: stock and patched, suite,
-#                                         plugin and crash boots, Debian guest
-#                                         (DEBIAN_GUEST=0: not), checkpatch, the
-#                                         cocci tests, mails, 6.1's host-side
-#                                         checks; not bisect, static, xbuild
-#   test/lab.sh check-full                check + bisect and static on every
-#                                         arch of ARCHES, and xbuild
-#   test/lab.sh check-stable              the 6.1 backport (KVER=6.1): its boots too
-#   test/lab.sh stable-host               the backport's host-side checks (KVER=6.1)
-#   test/lab.sh mail | mail-check         make mail; its checks
-#   test/lab.sh main                      `make`: patched only, short summary
-#   test/lab.sh shell ARCH FLAVOUR        boot interactively (busybox shell)
+# The verbs: test/verbs.tsv (test/lab.sh alone prints them).
 #
 # Environment: KSRC=<tree> uses your own tree (it must be KVER); KVER=7.2;
 # ARCHES="x86_64 armv5" (check-full, 7.2: "x86_64 armv5 arm64"); ALIAS_ARCHES="armv5" (alias runs; "" for none); ONLY=<suite>[,<suite>] runs a subset of the suite;
@@ -70,6 +37,7 @@ cmd_check() {
 	run_flavours stock patched
 	cmd_checkpatch
 	cmd_cocci
+	cmd_verbs_check
 	[ -n "${STATIC_ARCHES:-}" ] || cmd_applies
 	for a in ${STATIC_ARCHES:-}; do
 		cmd_bisect "$a"
@@ -143,9 +111,13 @@ cmd_main() {
 # during a long run cannot change what the run executes next.
 {
 	mkdir -p "$B/logs"
-	[ $# -ge 1 ] || die "usage: test/lab.sh VERB ...: the verbs and what they do are at the top of test/lab.sh (make check runs: test/lab.sh check)"
+	if [ $# = 0 ]; then
+		usage >&2
+		exit 1
+	fi
 	verb=$1
 	shift
+	verb_known "$verb" || die "unknown verb '$verb' (test/lab.sh alone lists them)"
 	case $verb in
 	setup) cmd_setup ;;
 	kernel) cmd_kernel "$@" ;;
@@ -163,6 +135,7 @@ cmd_main() {
 	bisect) rm -f "$TAP_STATE"; cmd_bisect "$@"; summary bisect ;;
 	alias) cmd_plugin_runs alias $ALIAS_ARCHES ;;
 	cocci) rm -f "$TAP_STATE"; cmd_setup; cmd_cocci; summary cocci ;;
+	verbs-check) rm -f "$TAP_STATE"; cmd_verbs_check; summary verbs ;;
 	cache) cmd_plugin_runs cache $CACHE_ARCHES ;;
 	bench) cmd_bench ;;
 	mail) cmd_setup; cmd_mail ;;
@@ -175,7 +148,7 @@ cmd_main() {
 		STATIC_ARCHES=$ARCHES XBUILD=1 cmd_check
 		;;
 	main) cmd_main ;;
-	*) die "unknown verb '$verb' (setup, kernel, suite, run, shell, static, bisect, xbuild, alias, cache, cocci, bench, mail, mail-check, stable-host, check-stable, check, check-full, main)" ;;
+	*) die "verb '$verb' is in test/verbs.tsv but not here" ;;
 	esac
 	exit
 }

@@ -56,6 +56,15 @@ HOST_PKGS="quilt qemu-system-x86 busybox-static flex bison bc libelf-dev
 libssl-dev cpio ccache codespell make gcc libc6-dev xz-utils python3 perl
 kmod file rsync coccinelle git"
 
+# test/verbs.tsv without its comments: verb, arguments, what (tab-separated).
+verbs() { grep -v '^#' "$TOP/test/verbs.tsv"; }
+verb_known() { verbs | cut -f1 | grep -qx -- "$1"; }
+usage() {
+	echo "usage: test/lab.sh VERB [ARGUMENTS]   (make check runs: test/lab.sh check)"
+	verbs | awk -F '\t' '{ printf "  %-34s %s\n", $1 " " $2, $3 }'
+	echo "environment: the comment at the top of test/lab.sh"
+}
+
 step() { printf 'lab: %s\n' "$*"; }
 die() {
 	printf 'lab: error: %s\n' "$1" >&2

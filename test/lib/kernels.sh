@@ -68,6 +68,16 @@ tree_state() {
 	fi
 }
 
+# Remove from object directory $1 the objects of the make targets after it
+# (a directory ends in /), so that make compiles them, and warns, again.
+forget_objs() {
+	local obj=$1 t
+	shift
+	for t in "$@"; do
+		case $t in */) rm -f "$obj/$t"*.o ;; *) rm -f "$obj/$t" ;; esac
+	done
+}
+
 kmake() {
 	make -C "$(ksrc)" O="$1" ARCH="$KARCH" \
 		CROSS_COMPILE="$CROSS_COMPILE" CC="ccache ${CROSS_COMPILE}gcc" "${@:2}"

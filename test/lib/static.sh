@@ -107,9 +107,7 @@ cmd_static() {
 		log=$B/logs/static-$arch-$f.log
 		step "static: $arch $f: make W=1 C=2 $dirs(log: build/logs/static-$arch-$f.log)"
 		# compiled, and so warned about, in both states
-		for o in $dirs; do
-			case $o in */) rm -f "$obj/$o"*.o ;; *) rm -f "$obj/$o" ;; esac
-		done
+		forget_objs "$obj" $dirs
 		kmake "$obj" -j"$JOBS" W=1 C=2 CHECK="$SPARSE" V=1 $dirs >"$log" 2>&1 || {
 			grep -E "error" "$log" | head -n 20 >&2
 			die "W=1 C=2 build failed (see $log)" "test/lab.sh static $arch"
@@ -244,4 +242,31 @@ cmd_bisect() {
 				"log: $B/logs/bisect-$arch-$i.log"
 		fi
 	done
+}
+
+# The verb list is test/verbs.tsv: every verb there has its arm in
+# test/lab.sh's dispatcher and no arm is missing from it; every verb the
+# Makefile calls is there; README.md names every Makefile target.
+cmd_verbs_check() {
+	local v bad=() arms targets
+	arms=$(sed -n '/^\tcase $verb in$/,/^\tesac$/p' "$TOP/test/lab.sh" |
+		sed -n 's/^\t\([a-z0-9-]*\)).*/\1/p')
+	for v in $(verbs | cut -f1); do
+		echo "$arms" | grep -qx -- "$v" || bad+=("verbs.tsv: '$v' has no arm in test/lab.sh")
+	done
+	for v in $arms; do
+		verb_known "$v" || bad+=("test/lab.sh: the arm '$v' is not in test/verbs.tsv")
+	done
+	for v in $(sed -n 's/.*$(LAB) \([a-z0-9-]*\).*/\1/p' "$TOP/Makefile"); do
+		verb_known "$v" || bad+=("Makefile: calls '$v', which test/verbs.tsv does not have")
+	done
+	targets=$(sed -n 's/^\([a-z0-9-]*\):.*/\1/p' "$TOP/Makefile" | grep -vx 'all\|clean')
+	for v in $targets; do
+		grep -q "make $v\b" "$TOP/README.md" || bad+=("README.md: no 'make $v'")
+	done
+	if [ ${#bad[@]} = 0 ]; then
+		tap_ ok "lab/verbs_agree" "measured: $(verbs | wc -l) verbs, $(echo $targets | wc -w) make targets"
+	else
+		tap_ fail "lab/verbs_agree" "${bad[@]}" "reproduce: test/lab.sh verbs-check"
+	fi
 }

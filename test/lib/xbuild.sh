@@ -109,9 +109,7 @@ cmd_xbuild() {
 			tree_state "$f"
 			log=$B/logs/xbuild-$name-$f.log
 			step "xbuild: $name $f: make W=1 $targets(log: build/logs/xbuild-$name-$f.log)"
-			for t in $targets; do
-				case $t in */) rm -f "$obj/$t"*.o ;; *) rm -f "$obj/$t" ;; esac
-			done
+			forget_objs "$obj" $targets
 			t=$SECONDS
 			if ! kmake "$obj" -j"$JOBS" W=1 $targets >"$log" 2>&1; then
 				tap_ fail "xbuild/$KTAG$name/$f/builds" "$(grep -E "error" "$log" | head -n 10)" \
