@@ -8,12 +8,12 @@
 #                             carry their Signed-off-by (make mail's output)
 set -euo pipefail
 top=$(cd "$(dirname "$0")" && pwd)
-kver=${KVER:-7.2}
-case $kver in
-7.2) dir=$top ;;
-*) dir=$top/stable/$kver ;;
-esac
-[ -f "$dir/series" ] || { echo "checkpatch: Linux $kver has no series ($dir/series)" >&2; exit 1; }
+TOP=$top LOG_PREFIX=checkpatch
+. "$top/test/lib/log.sh"
+. "$top/test/lib/kver.sh"
+kver=${KVER:-$(kver_mainline)}
+dir=$top/$(kver_field "$kver" 3)
+[ -f "$dir/series" ] || die "Linux $kver has no series ($dir/series)"
 ksrc=${KSRC:-$top/build/src/linux-source-$kver}
 dict=/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt
 
@@ -28,7 +28,7 @@ if [ $# -gt 0 ]; then
 else
 	# The submitter adds Signed-off-by when mailing: do not ask for it here.
 	files=() signoff=--no-signoff
-	for p in $(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$dir/series" | awk '{print $1}'); do
+	for p in $(series_of "$dir/series"); do
 		files+=("$dir/patches/$p")
 	done
 fi

@@ -16,18 +16,15 @@
 # silently checks nothing is worse than none.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+TOP=$top LOG_PREFIX=audit STEP_FD=2
+. "$top/test/lib/log.sh"
+. "$top/test/lib/kver.sh"
+. "$top/test/lib/debsrc.sh"
 cocci=$top/coccinelle/gup_kmap_alias.cocci
 B=$top/build
 JOBS=${JOBS:-$(nproc)}
 TIMEOUT=${TIMEOUT:-300}
 GUP_RE='\b(get_user_pages|get_user_pages_fast|get_user_pages_fast_only|get_user_pages_unlocked|get_user_pages_remote|pin_user_pages|pin_user_pages_fast|pin_user_pages_unlocked|pin_user_pages_remote|iov_iter_get_pages2|iov_iter_get_pages_alloc2|iov_iter_extract_pages|get_user_page_vma_remote)[[:space:]]*\('
-
-step() { printf 'audit: %s\n' "$*" >&2; }
-die() {
-	printf 'audit: error: %s\n' "$1" >&2
-	[ $# -gt 1 ] && printf 'audit: to retry this step alone: %s\n' "$2" >&2
-	exit 1
-}
 
 need_spatch() {
 	command -v spatch >/dev/null && return
@@ -90,12 +87,8 @@ fresh_tree() {
 	[ -n "$deb" ] || die "no linux-source-$ver package in $B/dl" "test/lab.sh setup"
 	if [ "$(cat "$dir/.audit-unpacked" 2>/dev/null)" != "$(basename "$deb")" ]; then
 		step "linux-$ver: unpacking $(basename "$deb") into $dir"
-		rm -rf "$dir" && mkdir -p "$dir.tmp"
-		dpkg-deb --fsys-tarfile "$deb" |
-			tar -xO --wildcards "./usr/src/linux-source-$ver.tar.*" |
-			tar -xJ -C "$dir.tmp" || die "could not unpack $deb"
-		mv "$dir.tmp/linux-source-$ver" "$dir" && rmdir "$dir.tmp"
-		basename "$deb" >"$dir/.audit-unpacked"
+		unpack_linux_source "$deb" "$ver" "$dir" .audit-unpacked >/dev/null ||
+			die "could not unpack $deb" "coccinelle/audit.sh"
 	fi
 	echo "$dir"
 }

@@ -57,7 +57,7 @@ cmd_check() {
 # A backport's host-side checks: it applies without fuzz, then
 # stable_checks.
 cmd_stable_host() {
-	[ "$KVER" != 7.2 ] || die "KVER=$KVER: the backports are stable/*/ (KVER=6.1)"
+	[ "$KVER" != "$MAINLINE" ] || die "KVER=$KVER is mainline's; the backports: $(kver_all | tail -n +2 | xargs)"
 	cmd_applies
 	stable_checks
 }
@@ -74,7 +74,7 @@ stable_checks() {
 # patched (with the alias and cache runs of armv5), per-patch builds, and
 # its host-side checks.
 cmd_check_stable() {
-	[ "$KVER" != 7.2 ] || die "KVER=$KVER: the backports are stable/*/ (KVER=6.1)"
+	[ "$KVER" != "$MAINLINE" ] || die "KVER=$KVER is mainline's; the backports: $(kver_all | tail -n +2 | xargs)"
 	rm -f "$TAP_STATE"
 	run_flavours stock patched
 	cmd_bisect x86_64

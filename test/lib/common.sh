@@ -1,16 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0
 # The lab's settings and the helpers every part uses (sourced by test/lab.sh).
 
-KVER=${KVER:-7.2}
-# The booted architectures: make check boots x86_64 and armv5, which is
-# what fits its 75 minutes cold; make check-full adds arm64 (MTE), 7.2 only
-# (the backport's check-stable keeps its two).  ARCHES=... picks any.
-case $KVER in
-7.2) ALL_ARCHES="x86_64 armv5 arm64" ;;
-*) ALL_ARCHES="x86_64 armv5" ;;
-esac
+. "$TOP/test/lib/log.sh"
+. "$TOP/test/lib/kver.sh"
+. "$TOP/test/lib/debsrc.sh"
+
+# The kernel versions are test/kversions.tsv's: KVER, mainline's by default.
+MAINLINE=$(kver_mainline)
+KVER=${KVER:-$MAINLINE}
+kver_field "$KVER" 1 >/dev/null
+# The booted architectures: make check's fit its 75 minutes cold; make
+# check-full adds arm64 (MTE) on mainline.  ARCHES=... picks any.
+ALL_ARCHES=$(kver_field "$KVER" 5)
 ARCHES_GIVEN=${ARCHES:-}
-ARCHES=${ARCHES:-x86_64 armv5}
+ARCHES=${ARCHES:-$(kver_field "$KVER" 4)}
 # Runs with the alias plugin in QEMU (test/alias/alias.c), of the suite's
 # tests that open alias windows only: the plugin slows every guest memory
 # access (the whole ARMv5 suite: 517 s instead of ~220 s).
@@ -29,8 +32,11 @@ CACHE_TESTS=$ALIAS_TESTS,-t,second_thread_loads_during_copy,-t,kmap_write_withou
 # with it.  Where test/expect/<flavour>.xfail lists crash/kernel_log_clean,
 # the runner expects CRASH_BUG to be the first report of that boot's log.
 # x86_64 only: the ring is the same on every arch; 6.1 has none.
-CRASH_ARCHES=${CRASH_ARCHES-x86_64}
-[ "$KVER" = 7.2 ] || CRASH_ARCHES=
+if [ -n "$(kver_field "$KVER" 7)" ]; then
+	CRASH_ARCHES=${CRASH_ARCHES-$(kver_field "$KVER" 7)}
+else
+	CRASH_ARCHES=
+fi
 CRASH_SUITES=fuse_uring
 CRASH_TESTS=-f,uring_small
 CRASH_BUG='kernel BUG at fs/fuse/dev\.c'
@@ -45,10 +51,8 @@ if [ -z "${TAP_STATE:-}" ]; then
 fi
 # The series of KVER: mainline's at the top, a backport under stable/<KVER>/.
 # KTAG prefixes the TAP names of a backport's checks (series/6.1/...).
-case $KVER in
-7.2) SERIES_DIR=$TOP KTAG= ;;
-*) SERIES_DIR=$TOP/stable/$KVER KTAG=$KVER/ ;;
-esac
+SERIES_DIR=$TOP/$(kver_field "$KVER" 3) KTAG=
+[ "$KVER" = "$MAINLINE" ] || KTAG=$KVER/
 export QUILT_PATCHES=$SERIES_DIR/patches QUILT_SERIES=$SERIES_DIR/series
 
 # Packages the lab needs on the host (Debian 12).
@@ -65,12 +69,6 @@ usage() {
 	echo "environment: the comment at the top of test/lab.sh"
 }
 
-step() { printf 'lab: %s\n' "$*"; }
-die() {
-	printf 'lab: error: %s\n' "$1" >&2
-	[ $# -gt 1 ] && printf 'lab: to retry this step alone: %s\n' "$2" >&2
-	exit 1
-}
 
 # The stream's plan and counts, then "N passed, N failed"; exit 1 on a failure.
 summary() { python3 "$TOP/test/tap.py" "$TAP_STATE" summary; }

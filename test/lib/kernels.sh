@@ -17,7 +17,7 @@ load_arch() {
 
 series_patches() {
 	[ -f "$QUILT_SERIES" ] || die "Linux $KVER has no series ($QUILT_SERIES)"
-	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$QUILT_SERIES" | awk '{print $1}'
+	series_of "$QUILT_SERIES"
 }
 
 # FLAVOUR=old: the series of OLD_SERIES (a directory holding series and

@@ -72,7 +72,7 @@ cmd_mail() {
 		die "git quiltimport failed (see $B/logs/mail-$KVER.log)" "test/lab.sh mail"
 	rm -rf "$out.tmp" && mkdir -p "$out.tmp"
 	t=PATCH
-	[ "$KVER" = 7.2 ] || t="PATCH $KVER"
+	[ "$KVER" = "$MAINLINE" ] || t="PATCH $KVER"
 	git -C "$work" format-patch -q --cover-letter --thread=shallow \
 		$([ "$v" = 1 ] || echo "-v$v") --subject-prefix="$t" \
 		-o "$out.tmp" lab-base..HEAD ||

@@ -50,28 +50,10 @@ apt_private() {
 }
 
 # Which suite carries linux-source-<ver>.
-src_suite() {
-	case $1 in
-	7.2) echo unstable ;;
-	6.1) echo bookworm ;;
-	*) die "no Debian suite known for linux-source-$1" ;;
-	esac
-}
-
-# Check that a tree is Linux <ver>; print its full version.
-tree_version() {
-	local tree=$1 want=$2 v p s
-	[ -f "$tree/Makefile" ] || die "$tree: not a kernel tree (no Makefile)"
-	v=$(sed -n 's/^VERSION = //p' "$tree/Makefile")
-	p=$(sed -n 's/^PATCHLEVEL = //p' "$tree/Makefile")
-	s=$(sed -n 's/^SUBLEVEL = //p' "$tree/Makefile")
-	[ "$v.$p" = "$want" ] ||
-		die "$tree is Linux $v.$p.$s, the lab needs $want (KSRC=... or KVER=...)"
-	echo "$v.$p.$s"
-}
+src_suite() { kver_field "$1" 2; }
 
 fetch_source() {
-	local ver=$1 suite deb tree tmp full
+	local ver=$1 suite deb tree full
 	tree=$B/src/linux-source-$ver
 	if [ -f "$tree/.lab-unpacked" ]; then
 		full=$(tree_version "$tree" "$ver") || exit 1
@@ -91,17 +73,8 @@ fetch_source() {
 		    "test/lab.sh setup"
 	deb=$(ls -t "$B/dl"/linux-source-"$ver"_*.deb | head -n1)
 	step "linux-source-$ver: unpacking $(basename "$deb")"
-	tmp=$(mktemp -d "$B/src/.unpack.XXXXXX")
-	dpkg-deb --fsys-tarfile "$deb" |
-		tar -xO --wildcards "./usr/src/linux-source-$ver.tar.*" |
-		tar -xJ -C "$tmp" ||
+	full=$(unpack_linux_source "$deb" "$ver" "$tree" .lab-unpacked) ||
 		die "could not unpack $deb" "test/lab.sh setup"
-	[ -d "$tmp/linux-source-$ver" ] || die "$deb holds no linux-source-$ver tree"
-	full=$(tree_version "$tmp/linux-source-$ver" "$ver") || exit 1
-	basename "$deb" >"$tmp/linux-source-$ver/.lab-unpacked"
-	rm -rf "$tree"
-	mv "$tmp/linux-source-$ver" "$tree"
-	rmdir "$tmp"
 	step "linux-source-$ver: Linux $full in $tree (SUBLEVEL ${full##*.})"
 }
 
@@ -132,7 +105,7 @@ cmd_setup() {
 	fi
 	[ "${LAB_ONLY_KVER:-}" ] || [ "$KVER" = 6.1 ] || fetch_source 6.1
 	# a backport's suite is built with mainline's kselftest harness
-	[ "$KVER" = 7.2 ] || fetch_source 7.2
+	[ "$KVER" = "$MAINLINE" ] || fetch_source "$MAINLINE"
 }
 
 # The tree whose tools/testing/selftests/kselftest_harness.h the suite is
@@ -140,5 +113,5 @@ cmd_setup() {
 # (6.1's runs a test whose FIXTURE_SETUP() said SKIP, and names no skipped
 # test in its TAP line).
 harness_src() {
-	if [ "$KVER" = 7.2 ]; then ksrc; else echo "$B/src/linux-source-7.2"; fi
+	if [ "$KVER" = "$MAINLINE" ]; then ksrc; else echo "$B/src/linux-source-$MAINLINE"; fi
 }

@@ -151,7 +151,7 @@ cmd_static() {
 # checkpatch.sh's verdict per patch, in the lab's TAP stream.
 cmd_checkpatch() {
 	local line log=$B/logs/checkpatch-$KVER.tap t=checkpatch
-	[ "$KVER" = 7.2 ] || t=checkpatch/$KVER
+	[ "$KVER" = "$MAINLINE" ] || t=checkpatch/$KVER
 	KVER=$KVER KSRC=$(ksrc) "$TOP/checkpatch.sh" >"$log" 2>&1 || true
 	while IFS= read -r line; do
 		case $line in

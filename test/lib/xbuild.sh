@@ -16,10 +16,7 @@ marvell arm   arm-linux-gnueabi-   debian:armel_none_marvell CONFIG_CPU_FEROCEON
 # marvell is Debian 12's own armel configuration (Kirkwood/Orion NAS boxes,
 # a Feroceon VIVT D-cache, highmem), for the 6.1 backport; sh is there for
 # the backport's gup_fast_permitted()
-case $KVER in
-7.2) XBUILD_ARCHES=${XBUILD_ARCHES:-x86_64 arm sh mips parisc arm64} ;;
-*) XBUILD_ARCHES=${XBUILD_ARCHES:-marvell sh} ;;
-esac
+XBUILD_ARCHES=${XBUILD_ARCHES:-$(kver_field "$KVER" 6)}
 
 # Debian's kernel configuration $1 (e.g. armel_none_marvell) from
 # linux-config-KVER of its architecture, downloaded once; prints its path.
