@@ -3,7 +3,7 @@
  * cache_rules: the cache maintenance rules for a user page the kernel
  * touches through its own mapping, broken and followed on purpose by a
  * test module (test/kmod/cachetest), so that the cache model of the lab
- * (test/alias/cache926.c) can be checked against both: it must see stale
+ * (test/qemu-plugins/cache926.c) can be checked against both: it must see stale
  * loads where a rule is broken and none where it is followed.
  *
  * The verdicts are the model's ("<run>-cache/cache/cache_rules/<test>");

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Group 2: the shapes of the daemon's buffers on read and write of
+ * The shapes of the daemon's buffers on read and write of
  * /dev/fuse: one buffer, readv/writev with 1..1024 odd-sized pieces that
  * cross page boundaries, anonymous, MAP_SHARED memfd and THP-backed memory,
  * the splice transports (group 4's regression guard), and a buffer that is
@@ -193,7 +193,7 @@ TEST_F_TIMEOUT(bufs, daemon_buffers_see_no_cross_alias, 120)
  * cache those loads fill lines of the daemon's mapping; a stock kernel
  * that is meanwhile writing the page through its own mapping leaves them
  * stale, whatever it flushes before and after. Judged by the cache model
- * (test/alias/cache926.c, "cache/" TAP lines): no load may return stale
+ * (test/qemu-plugins/cache926.c, "cache/" TAP lines): no load may return stale
  * data. On one CPU the other thread must run in the middle of a copy: it
  * is a real-time thread woken by a high-resolution timer every
  * TOUCH_PERIOD_NS, which preempts the copy wherever it is (the lab's ARMv5

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Group 4: concurrency. Several daemon threads and several client
+ * Concurrency. Several daemon threads and several client
  * processes; abort during traffic; umount -l during traffic. (The splice
  * transports run as variants of group 2's fixture.)
  */

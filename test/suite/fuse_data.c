@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Group 1: data integrity through the page cache and with FOPEN_DIRECT_IO,
+ * Data integrity through the page cache and with FOPEN_DIRECT_IO,
  * 1 byte to several MiB at unaligned file offsets and unaligned client
  * buffers, with max_pages up to 256 (1 MiB requests).
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Group 3: a hostile daemon. Bad buffers on read(2) and write(2) of
+ * A hostile daemon. Bad buffers on read(2) and write(2) of
  * /dev/fuse get -EFAULT or -EINVAL; whatever the daemon does, the process
  * that made the request gets an answer (an error or the real result), never
  * a hang, and the connection's "waiting" count returns to 0.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Group 7: daemon buffers of unusual memory kinds, where uaccess and GUP
+ * Daemon buffers of unusual memory kinds, where uaccess and GUP
  * disagree about what the daemon may touch.
  *
  * mte: arm64's Memory Tagging Extension. The daemon's buffer is PROT_MTE

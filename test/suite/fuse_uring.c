@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Group 5: the FUSE-over-io_uring transport (Linux 6.14+), spoken with raw
+ * The FUSE-over-io_uring transport (Linux 6.14+), spoken with raw
  * io_uring syscalls. Each queue (one per possible CPU) gets ring entries:
  * a header buffer (struct fuse_uring_req_header) and a payload buffer,
  * registered with FUSE_IO_URING_CMD_REGISTER and answered with

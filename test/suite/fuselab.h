@@ -198,7 +198,7 @@ uint64_t fl_now_ms(void);
 bool fl_still_blocked(pid_t pid, unsigned int ms);
 
 /*
- * The alias plugin (test/alias/alias.c), when the lab loads it into QEMU,
+ * The alias plugin (test/qemu-plugins/alias.c), when the lab loads it into QEMU,
  * counts loads of a tagged page's lines through a virtual line other than
  * the one that last stored to them, inside a window the test opens and
  * closes. The guest talks to it by storing to a marker page at a fixed
@@ -215,7 +215,7 @@ void fl_alias_tag(void *p, size_t len, bool tag);
  * "<alias rule>[/<cache rule>]". The alias plugin's: "zero" (no cross-alias
  * load), "nonzero", or "zero:<class>[,<class>]" for some of k2u (stored
  * through a kernel address, loaded through a user one), u2k, k2k, u2u. The
- * cache model's (test/alias/cache926.c): "zero" (no load returns stale
+ * cache model's (test/qemu-plugins/cache926.c): "zero" (no load returns stale
  * data on the tagged pages; the default) or "nonzero".
  */
 void fl_alias_open(const char *name, const char *expect);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cachetest - break and follow the cache rules for pinned user pages on
- * purpose, so that a cache model (test/alias/cache926.c) can be checked
+ * purpose, so that a cache model (test/qemu-plugins/cache926.c) can be checked
  * against both.
  *
  * /dev/cachetest pins one page of the caller (CACHETEST_PIN, with GUP, which

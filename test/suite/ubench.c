@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ubench: the user side of test/uaccess-bench (uaccess_bench.ko).
+ * ubench: the user side of test/kmod/uaccess_bench (uaccess_bench.ko).
  *
  *   ubench [harness options]   the module's tests (kselftest harness, TAP):
  *                              every mode moves the right bytes, bad input
@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "../uaccess-bench/uaccess_bench.h"
+#include "../kmod/uaccess_bench/uaccess_bench.h"
 
 #define MODULE_PATH	"/lib/fuselab/uaccess_bench.ko"
 #define DEV_PATH	"/dev/uaccess_bench"

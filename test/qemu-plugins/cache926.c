@@ -54,6 +54,7 @@
 
 #define QEMU_PLUGIN_API 2
 #include "qemu-plugin-api.h"
+#include "marker.h"
 
 #define LINE		32u
 #define WAYS		4u
@@ -232,28 +233,49 @@ static void close_window(void)
 
 static void execute(void)
 {
-	uint32_t va, len;
+	struct marker_cmd cmd;
 
+	marker_parse(c.msg.text, &cmd);
 	c.tagging = 0;
-	if (!strcmp(c.msg.text, "reset")) {
-		c.open = false;
+	switch (cmd.kind) {
+	case MARKER_RESET:
+		if (c.open) {
+			fprintf(c.log, "error: window %s was never closed\n", c.name);
+			fflush(c.log);
+			c.open = false;
+		}
 		memset(c.tagged, 0, (RAM_LINES * LINE) >> PAGE_SHIFT);
-	} else if (sscanf(c.msg.text, "tag %" SCNx32 " %" SCNx32, &va, &len) == 2) {
-		c.tagging = 1;
-		c.tag_lo = va;
-		c.tag_hi = va + len;
-	} else if (sscanf(c.msg.text, "untag %" SCNx32 " %" SCNx32, &va, &len) == 2) {
-		c.tagging = -1;
-		c.tag_lo = va;
-		c.tag_hi = va + len;
-	} else if (sscanf(c.msg.text, "open %63s %199s", c.expect, c.name) == 2) {
+		break;
+	case MARKER_TAG:
+	case MARKER_UNTAG:
+		c.tagging = cmd.kind == MARKER_TAG ? 1 : -1;
+		c.tag_lo = cmd.va;
+		c.tag_hi = cmd.va + cmd.len;
+		break;
+	case MARKER_END:
+		/* tagging ended above */
+		break;
+	case MARKER_OPEN:
+		if (c.open) {
+			/* its test died before closing it: no verdict on it */
+			fprintf(c.log, "error: window %s was never closed\n", c.name);
+			fflush(c.log);
+		}
 		c.open = true;
+		snprintf(c.name, sizeof(c.name), "%s", cmd.name);
+		snprintf(c.expect, sizeof(c.expect), "%s", cmd.expect);
 		c.loads = c.stores = c.cacheops = c.unresolved = 0;
 		c.shown = 0;
 		memset(c.haz, 0, sizeof(c.haz));
 		memset(c.all_haz, 0, sizeof(c.all_haz));
-	} else if (!strcmp(c.msg.text, "close")) {
+		break;
+	case MARKER_CLOSE:
 		close_window();
+		break;
+	case MARKER_UNKNOWN:
+		fprintf(c.log, "error: unknown message '%s'\n", c.msg.text);
+		fflush(c.log);
+		break;
 	}
 }
 

@@ -48,6 +48,7 @@
 
 #define QEMU_PLUGIN_API 1
 #include "qemu-plugin-api.h"
+#include "marker.h"
 
 #define PAGE_SHIFT	12
 #define PAGE_SIZE	(1ULL << PAGE_SHIFT)
@@ -146,45 +147,49 @@ static void close_window(void)
 
 static void execute(void)
 {
-	char expect[sizeof(a.expect)], name[sizeof(a.name)];
-	uint64_t va, len;
+	struct marker_cmd cmd;
 
+	marker_parse(a.msg.text, &cmd);
 	a.tagging = TAG_NONE;
-	if (!strcmp(a.msg.text, "reset")) {
+	switch (cmd.kind) {
+	case MARKER_RESET:
 		if (a.open) {
 			fprintf(a.log, "error: window %s was never closed\n", a.name);
 			fflush(a.log);
 			a.open = false;
 		}
 		untag_all();
-	} else if (sscanf(a.msg.text, "tag %" SCNx64 " %" SCNx64, &va, &len) == 2) {
-		a.tagging = TAG_ADD;
-		a.tag_lo = va;
-		a.tag_hi = va + len;
-	} else if (sscanf(a.msg.text, "untag %" SCNx64 " %" SCNx64, &va, &len) == 2) {
-		a.tagging = TAG_DEL;
-		a.tag_lo = va;
-		a.tag_hi = va + len;
-	} else if (!strcmp(a.msg.text, "end")) {
+		break;
+	case MARKER_TAG:
+	case MARKER_UNTAG:
+		a.tagging = cmd.kind == MARKER_TAG ? TAG_ADD : TAG_DEL;
+		a.tag_lo = cmd.va;
+		a.tag_hi = cmd.va + cmd.len;
+		break;
+	case MARKER_END:
 		/* tagging ended above */
-	} else if (sscanf(a.msg.text, "open %63s %199s", expect, name) == 2) {
+		break;
+	case MARKER_OPEN:
 		if (a.open) {
 			/* its test died before closing it: no verdict on it */
 			fprintf(a.log, "error: window %s was never closed\n", a.name);
 			fflush(a.log);
 		}
 		a.open = true;
-		snprintf(a.name, sizeof(a.name), "%s", name);
-		snprintf(a.expect, sizeof(a.expect), "%s", expect);
+		snprintf(a.name, sizeof(a.name), "%s", cmd.name);
+		snprintf(a.expect, sizeof(a.expect), "%s", cmd.expect);
 		a.loads = a.stores = a.unresolved = 0;
 		memset(a.count, 0, sizeof(a.count));
 		a.max_tagged = a.ntagged;
 		a.windows++;
-	} else if (!strcmp(a.msg.text, "close")) {
+		break;
+	case MARKER_CLOSE:
 		close_window();
-	} else {
+		break;
+	case MARKER_UNKNOWN:
 		fprintf(a.log, "error: unknown message '%s'\n", a.msg.text);
 		fflush(a.log);
+		break;
 	}
 }
 

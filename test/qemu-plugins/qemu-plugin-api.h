@@ -3,8 +3,7 @@
  * The part of QEMU's TCG plugin API that the alias plugins use, declared
  * here because Debian ships no qemu-plugin.h. Define QEMU_PLUGIN_API
  * before including: 1 for QEMU 7.2 (Debian 12), 2 for QEMU >= 9.0 (register
- * reads; QEMU 10.0 refuses version 1). Also the guest's marker protocol,
- * shared by the plugins (see alias.c).
+ * reads; QEMU 10.0 refuses version 1). The guest's messages: marker.h.
  */
 #ifndef ALIAS_QEMU_PLUGIN_API_H
 #define ALIAS_QEMU_PLUGIN_API_H
@@ -102,30 +101,5 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_API;
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 					   const qemu_info_t *info,
 					   int argc, char **argv);
-
-/*
- * The guest's messages (alias.c): a store to marker+0 starts one,
- * marker+0x100+c appends the character c, marker+1 ends it. Feed the
- * offset of each store into the marker page; true when @m holds a whole
- * message, NUL-terminated.
- */
-struct marker_msg {
-	char text[256];
-	size_t len;
-};
-
-static inline bool marker_msg_store(struct marker_msg *m, uint64_t off)
-{
-	if (off == 0) {
-		m->len = 0;
-	} else if (off == 1) {
-		m->text[m->len] = '\0';
-		m->len = 0;
-		return true;
-	} else if (off > 0x100 && off < 0x200 && m->len < sizeof(m->text) - 1) {
-		m->text[m->len++] = (char)(off - 0x100);
-	}
-	return false;
-}
 
 #endif /* ALIAS_QEMU_PLUGIN_API_H */
