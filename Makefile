@@ -28,7 +28,7 @@
 #   make bench           stock vs patched boots, alternately: instructions
 #                        (QEMU -icount) and throughput per byte of a null
 #                        FUSE server, and of copy_to_user, GUP + kmap,
-#                        kthread_use_mm and copy_to_iter (test/uaccess-bench):
+#                        kthread_use_mm and copy_to_iter (test/kmod/uaccess_bench):
 #                        docs/perf.md (BENCH_ARCHES, BENCH_ROUNDS, BENCH_MIB)
 #   make audit           coccinelle/gup_kmap_alias.cocci over Debian's 7.2
 #                        (stock and patched) and 6.1: docs/audit/*.md;
@@ -43,7 +43,7 @@
 #                        config (user.name, user.email, fuselab.trailer);
 #                        never sends. KVER=6.1: the backport; V=2: v2
 #
-# Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5 arm64",
+# Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5" (check; check-full adds arm64),
 # ONLY=fuse_data,fuse_bufs (suites), KVER=6.1 (the backport)
 
 LAB := test/lab.sh
@@ -95,8 +95,11 @@ check-stable:
 mail:
 	@$(LAB) mail
 
+# the built kernels, suites and logs; the sources (build/src) stay, but
+# for the trees' object directories and the derived trees
 clean:
-	rm -rf build/obj build/img build/suite build/initrd build/logs
+	rm -rf build/src/*/lab-obj-* build/src/*-patched build/src/*-old build/src/*-scratch build/obj \
+		build/img build/suite build/initrd build/logs
 
 .PHONY: all check check-full setup shell checkpatch static bisect xbuild alias cache bench audit \
 	check-stable mail clean

@@ -11,16 +11,20 @@ top=$(cd "$(dirname "$0")" && pwd)
 TOP=$top LOG_PREFIX=checkpatch
 . "$top/test/lib/log.sh"
 . "$top/test/lib/kver.sh"
+. "$top/test/lib/debsrc.sh"
 kver=${KVER:-$(kver_mainline)}
 dir=$top/$(kver_field "$kver" 3)
 [ -f "$dir/series" ] || die "Linux $kver has no series ($dir/series)"
 ksrc=${KSRC:-$top/build/src/linux-source-$kver}
 dict=/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt
 
-[ -x "$ksrc/scripts/checkpatch.pl" ] ||
-	{ echo "checkpatch: no $ksrc/scripts/checkpatch.pl (run: make setup)" >&2; exit 1; }
+if [ ! -x "$ksrc/scripts/checkpatch.pl" ]; then
+	[ -n "${KSRC:-}" ] || die "no $ksrc/scripts/checkpatch.pl" "make setup"
+	die "no $ksrc/scripts/checkpatch.pl" "KSRC=<a Linux $kver tree> ./checkpatch.sh"
+fi
+tree_version "$ksrc" "$kver" >/dev/null || exit 1
 [ -f "$dict" ] ||
-	{ echo "checkpatch: no codespell dictionary $dict (apt-get install codespell)" >&2; exit 1; }
+	die "no codespell dictionary $dict" "apt-get install codespell"
 
 if [ $# -gt 0 ]; then
 	signoff= files=()
@@ -36,7 +40,7 @@ n=0 bad=0
 for f in "${files[@]}"; do
 	n=$((n + 1))
 	p=${f##*/}
-	[ -f "$f" ] || { echo "checkpatch: $f: no such file"; bad=$((bad + 1)); continue; }
+	[ -f "$f" ] || { echo "not ok $n - $p"; echo "# $f: no such file"; bad=$((bad + 1)); continue; }
 	# Debian's tree has no git history, so checkpatch cannot look up the
 	# ids of Fixes: and "commit <id>" lines (UNKNOWN_COMMIT_ID); their
 	# format is still checked (GIT_COMMIT_ID), the ids were checked by hand

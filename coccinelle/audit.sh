@@ -24,7 +24,9 @@ cocci=$top/coccinelle/gup_kmap_alias.cocci
 B=$top/build
 JOBS=${JOBS:-$(nproc)}
 TIMEOUT=${TIMEOUT:-300}
-GUP_RE='\b(get_user_pages|get_user_pages_fast|get_user_pages_fast_only|get_user_pages_unlocked|get_user_pages_remote|pin_user_pages|pin_user_pages_fast|pin_user_pages_unlocked|pin_user_pages_remote|iov_iter_get_pages2|iov_iter_get_pages_alloc2|iov_iter_extract_pages|get_user_page_vma_remote)[[:space:]]*\('
+# the audited rows of test/gup_functions.tsv, as an extended regex
+GUP_RE="\\b($(awk -F '\t' '!/^#/ && $2 == "yes" { printf "%s%s", s, $1; s = "|" }' \
+	"$top/test/gup_functions.tsv"))[[:space:]]*\\("
 
 need_spatch() {
 	command -v spatch >/dev/null && return
@@ -44,10 +46,11 @@ audit_tree() {
 	[ -d "$tree/$sub" ] || die "$tree has no directory '$sub'"
 	list=$(mktemp) errs=$(mktemp -d)
 	t0=$(date +%s.%N)
-	# quilt's backups (.pc/) and git's objects are not the tree
-	nall=$(cd "$tree" && find "${sub:-.}" \( -name .pc -o -name .git \) -prune -o \
+	# quilt's backups (.pc/), git's objects and the lab's object
+	# directories (lab-obj-*, test/lib/trees.sh) are not the tree
+	nall=$(cd "$tree" && find "${sub:-.}" \( -name .pc -o -name .git -o -name 'lab-obj-*' \) -prune -o \
 		-name '*.c' -print | sed 's|^\./||' | grep -cvE '^(tools|scripts)/' || true)
-	(cd "$tree" && grep -rlE --include='*.c' --exclude-dir=.pc --exclude-dir=.git "$GUP_RE" "${sub:-.}" |
+	(cd "$tree" && grep -rlE --include='*.c' --exclude-dir=.pc --exclude-dir=.git --exclude-dir='lab-obj-*' "$GUP_RE" "${sub:-.}" |
 		grep -vE '^(\./)?(tools|scripts)/' | sed 's|^\./||' | sort) >"$list" || true
 	n=$(wc -l <"$list")
 	step "$(basename "$tree")${sub:+/$sub}: $n of $nall .c files call GUP; spatch -D $mode, $JOBS at a time"
@@ -126,6 +129,8 @@ docs() {
 
 need_spatch
 if [ -z "${KSRC:-}" ]; then
+	[ -z "${M:-}" ] && [ -z "${MODE:-}" ] ||
+		die "M= and MODE= are for your tree: KSRC=<tree> M=${M:-<dir>} coccinelle/audit.sh"
 	docs
 	exit
 fi

@@ -5,15 +5,20 @@
 Each log is one boot, named <arch>-<flavour>-<kind>-r<round>.log (kind:
 "icount", where the guest's nanosecond is one instruction, or "wall"), and
 holds the BENCH lines of test/suite/fuse_bench.c and
-test/uaccess-bench/ubench.c. Figures are medians over the rounds; ratios are
+test/suite/ubench.c. Figures are medians over the rounds; ratios are
 patched/stock of those medians, or a mode over copy_{to,from}_user.
 
     test/bench.py --out docs build/bench/*.log
+    test/bench.py --out docs --from-tsv docs/perf/bench.tsv
 
-writes docs/perf.md, docs/perf/bench.tsv (every figure of every boot) and
-docs/perf/*.png (gnuplot), and exits non-zero if a boot is missing figures.
+writes docs/perf/bench.tsv (every figure of every boot), docs/perf/summary.json
+(the headline figures, which the cover letter of make mail quotes),
+docs/perf/*.png (gnuplot) and docs/perf.md, rendered from them; exits
+non-zero if a boot is missing figures.  --from-tsv renders all of it again
+from an earlier run's bench.tsv instead of console logs.
 """
 import argparse
+import json
 import os
 import re
 import statistics
@@ -63,7 +68,7 @@ def parse(paths):
                     nf += 1
                     rows.append((g["arch"], g["flavour"], g["kind"], g["round"],
                                  "fuse", kv["dir"], f"{kv['io']}/{kv['server']}",
-                                 kv["size"], f"{v:.4f}", kv["requests"],
+                                 kv["size"], f"{v:.6f}", kv["requests"],
                                  kv["max_request"]))
                 else:
                     v = float(kv["ns_per_byte"])
@@ -73,13 +78,41 @@ def parse(paths):
                     nu += 1
                     rows.append((g["arch"], g["flavour"], g["kind"], g["round"],
                                  "ubench", kv["dir"], kv["mode"], kv["size"],
-                                 f"{v:.4f}", "", ""))
+                                 f"{v:.6f}", "", ""))
         want_f = 2 * 2 * len(SERVERS) * len(SIZES)
         want_u = 2 * len(MODES) * len(USIZES)
         if nf != want_f or nu != want_u:
             problems.append(f"{p}: {nf} of {want_f} fuse and {nu} of {want_u} "
                             "ubench figures")
     return fuse, ub, rows, problems
+
+
+def parse_tsv(path):
+    """parse()'s result from the rows of a bench.tsv, and the boots it
+    holds as (arch, flavour, kind, round)."""
+    fuse = defaultdict(list)
+    ub = defaultdict(list)
+    rows, boots = [], defaultdict(lambda: [0, 0])
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            r = tuple(line.rstrip("\n").split("\t"))
+            arch, flavour, kind, rnd, bench, d, variant, size, v = r[:9]
+            boot = (arch, flavour, kind, rnd)
+            if bench == "fuse":
+                io, server = variant.split("/")
+                fuse[(arch, kind, flavour, d, io, server, int(size))].append(float(v))
+                boots[boot][0] += 1
+            else:
+                ub[(arch, kind, flavour, d, variant, int(size))].append(float(v))
+                boots[boot][1] += 1
+            rows.append(r)
+    want_f = 2 * 2 * len(SERVERS) * len(SIZES)
+    want_u = 2 * len(MODES) * len(USIZES)
+    problems = [f"{'-'.join(b)}: {nf} of {want_f} fuse and {nu} of {want_u} ubench figures"
+                for b, (nf, nu) in sorted(boots.items()) if nf != want_f or nu != want_u]
+    return fuse, ub, rows, problems, sorted(boots)
 
 
 def med(d, key):
@@ -172,7 +205,7 @@ def fuse_tables(fuse, ub, arch, out):
 
 def ubench_tables(ub, arch, out):
     for fl in ("stock", "patched"):
-        out.append(f"#### {arch}: test/uaccess-bench on the {fl} kernel, "
+        out.append(f"#### {arch}: test/kmod/uaccess_bench on the {fl} kernel, "
                    "instructions per byte (-icount) and ratio to (a)\n")
         out.append("| dir | size | (a) copy_*_user | (b)/(a) GUP + kmap | "
                    "(c)/(a) kthread_use_mm | (d)/(a) copy_*_iter |")
@@ -187,13 +220,20 @@ def ubench_tables(ub, arch, out):
         out.append("")
 
 
-def summary(fuse, ub, arches, out):
-    """The headline: ranges of the ratios, computed from the tables below."""
-    out.append("## Summary\n")
-    out.append("| arch | op | patched/stock instructions per byte, 4 KiB .. 1 MiB, "
-               "page cache and direct I/O, 1 and 2 threads | ... with ~1 KiB iovecs | "
-               "patched/stock MB/s (plain TCG, 1 thread) |")
-    out.append("|---|---|---:|---:|---:|")
+SUMMARY_FUSE = ["arch", "op",
+                "patched/stock instructions per byte, 4 KiB .. 1 MiB, page cache "
+                "and direct I/O, 1 and 2 threads",
+                "... with ~1 KiB iovecs",
+                "patched/stock MB/s (plain TCG, 1 thread)"]
+SUMMARY_UBENCH = ["arch", "dir", "(b)/(a) GUP + kmap at 4 KiB / 1 MiB",
+                  "(c)/(a) kthread_use_mm at 64 B / 4 KiB / 1 MiB",
+                  "(d)/(a) copy_*_iter at 4 KiB / 1 MiB"]
+
+
+def summary_data(fuse, ub, arches, boots):
+    """The headline: ranges of the ratios of the tables below, as data
+    (docs/perf/summary.json): the boots, then two tables of text cells."""
+    frows, urows = [], []
     for arch in arches:
         for d in ("read", "write"):
             def rng(kind, servers, inv=False):
@@ -201,21 +241,33 @@ def summary(fuse, ub, arches, out):
                      for op, io, sz in points() if op == d for srv in servers]
                 r = [1 / x if inv else x for x in r if x]
                 return f"{min(r):.2f} .. {max(r):.2f}" if r else "n/a"
-            out.append(f"| {arch} | {d} | {rng('icount', ('t1', 't2'))} | "
-                       f"{rng('icount', ('vec',))} | {rng('wall', ('t1',), True)} |")
-    out.append("")
-    out.append("| arch | dir | (b)/(a) GUP + kmap at 4 KiB / 1 MiB | (c)/(a) kthread_use_mm "
-               "at 64 B / 4 KiB / 1 MiB | (d)/(a) copy_*_iter at 4 KiB / 1 MiB |")
-    out.append("|---|---|---:|---:|---:|")
+            frows.append([arch, d, rng("icount", ("t1", "t2")),
+                          rng("icount", ("vec",)), rng("wall", ("t1",), True)])
     for arch in arches:
         for d in ("read", "write"):
             def r(m, sz):
                 return fmt(ratio(med(ub, (arch, "icount", "stock", d, m, sz)),
                                  med(ub, (arch, "icount", "stock", d, "user", sz))), 2)
-            out.append(f"| {arch} | {d} | {r('gup', 4096)} / {r('gup', 1 << 20)} | "
-                       f"{r('kthread', 64)} / {r('kthread', 4096)} / {r('kthread', 1 << 20)} | "
-                       f"{r('iter', 4096)} / {r('iter', 1 << 20)} |")
-    out.append("")
+            urows.append([arch, d, f"{r('gup', 4096)} / {r('gup', 1 << 20)}",
+                          f"{r('kthread', 64)} / {r('kthread', 4096)} / {r('kthread', 1 << 20)}",
+                          f"{r('iter', 4096)} / {r('iter', 1 << 20)}"])
+    rounds = {a: len({b[3] for b in boots if b[0] == a}) for a in arches}
+    return {"boots": len(boots), "rounds": rounds,
+            "fuse": {"columns": SUMMARY_FUSE, "rows": frows},
+            "ubench": {"columns": SUMMARY_UBENCH, "rows": urows}}
+
+
+def md_table(t):
+    out = ["| " + " | ".join(t["columns"]) + " |",
+           "|---|---|" + "---:|" * (len(t["columns"]) - 2)]
+    out += ["| " + " | ".join(r) + " |" for r in t["rows"]]
+    return out + [""]
+
+
+def summary(data, out):
+    out.append("## Summary\n")
+    out += md_table(data["fuse"])
+    out += md_table(data["ubench"])
     out.append("In the instruction columns, below 1 means that the patched kernel "
                "executes fewer instructions per byte; in the MB/s column, above 1 means "
                "that it moves more. The module's ratios are instructions, on the stock "
@@ -295,7 +347,7 @@ def plots(fuse, ub, arches, pdir):
         png = f"ubench-{arch}.png"
         script = (f"set terminal {term.replace('900,560', '1200,520')} noenhanced; "
                   f"set output '{png}'; set multiplot layout 1,2 "
-                  f"title 'test/uaccess-bench, {arch}, stock kernel (-icount)'; "
+                  f"title 'test/kmod/uaccess_bench, {arch}, stock kernel (-icount)'; "
                   "set logscale x 2; set logscale y 2; set grid; set key top right; " +
                   xtics(USIZES[::2]) + "set xlabel 'bytes per call'; "
                   "set ylabel 'guest instructions per byte'; ")
@@ -314,30 +366,40 @@ def plots(fuse, ub, arches, pdir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, help="the docs directory")
-    ap.add_argument("logs", nargs="+")
+    ap.add_argument("--from-tsv", help="an earlier run's bench.tsv instead of logs")
+    ap.add_argument("logs", nargs="*")
     a = ap.parse_args()
-    fuse, ub, rows, problems = parse(a.logs)
+    if bool(a.from_tsv) == bool(a.logs):
+        ap.error("give the console logs of the boots, or --from-tsv, not both")
+    if a.from_tsv:
+        fuse, ub, rows, problems, boots = parse_tsv(a.from_tsv)
+    else:
+        fuse, ub, rows, problems = parse(a.logs)
+        boots = sorted(tuple(NAME.match(os.path.basename(p)).group("arch", "flavour", "kind", "round"))
+                       for p in a.logs)
     arches = sorted({k[0] for k in fuse} | {k[0] for k in ub},
                     key=lambda x: (x != "x86_64", x))
-    rounds = defaultdict(set)
-    for p in a.logs:
-        g = NAME.match(os.path.basename(p)).groupdict()
-        rounds[g["arch"]].add(g["round"])
+    data = summary_data(fuse, ub, arches, boots)
     pdir = os.path.join(a.out, "perf")
     os.makedirs(pdir, exist_ok=True)
-    with open(os.path.join(pdir, "bench.tsv"), "w") as f:
+    rows = [tuple(str(x) for x in r) for r in rows]
+    with open(os.path.join(pdir, "bench.tsv.tmp"), "w") as f:
         f.write("# arch\tflavour\tkind\tround\tbench\tdir\tvariant\tsize\t"
                 "ns_per_byte\trequests\tmax_request\n")
         for r in rows:
             f.write("\t".join(r) + "\n")
+    os.replace(os.path.join(pdir, "bench.tsv.tmp"), os.path.join(pdir, "bench.tsv"))
+    with open(os.path.join(pdir, "summary.json"), "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
     pngs = plots(fuse, ub, arches, pdir)
 
     out = []
     out.append("# Performance: stock against patched\n")
     out.append("Generated by `make bench` (test/bench.py) from "
-               f"{len(a.logs)} boots: {', '.join(f'{x} ({len(rounds[x])} rounds)' for x in arches)}. "
+               f"{data['boots']} boots: {', '.join(f'{x} ({n} rounds)' for x, n in data['rounds'].items())}. "
                "Do not edit: run `make bench` again.\n")
-    summary(fuse, ub, arches, out)
+    summary(data, out)
     out.append(open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                  "bench-method.md")).read())
     out.append("## Repeatability\n")
@@ -354,14 +416,14 @@ def main():
         for d in ("read", "write"):
             out.append(f"![FUSE {d}, {arch}, instructions](perf/fuse-{arch}-{d}-instructions.png)\n")
             out.append(f"![FUSE {d}, {arch}, throughput](perf/fuse-{arch}-{d}-throughput.png)\n")
-    out.append("## The four copy methods (test/uaccess-bench)\n")
+    out.append("## The four copy methods (test/kmod/uaccess_bench)\n")
     for arch in arches:
         ubench_tables(ub, arch, out)
         out.append(f"![uaccess-bench, {arch}](perf/ubench-{arch}.png)\n")
     out.append("## Raw data\n")
     out.append("`perf/bench.tsv`: every figure of every boot (ns per byte: "
-               "instructions per byte in the icount boots); `perf/*.dat`: the "
-               "medians each plot draws.\n")
+               "instructions per byte in the icount boots); `perf/summary.json`: "
+               "the summary's figures; `perf/*.dat`: the medians each plot draws.\n")
     with open(os.path.join(a.out, "perf.md"), "w") as f:
         f.write("\n".join(out))
     print(f"bench.py: {os.path.join(a.out, 'perf.md')}, {len(rows)} figures, "

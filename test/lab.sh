@@ -7,21 +7,32 @@
 #
 # The verbs: test/verbs.tsv (test/lab.sh alone prints them).
 #
-# Environment: KSRC=<tree> uses your own tree (it must be KVER); KVER=7.2;
-# ARCHES="x86_64 armv5" (check-full, 7.2: "x86_64 armv5 arm64"); ALIAS_ARCHES="armv5" (alias runs; "" for none); ONLY=<suite>[,<suite>] runs a subset of the suite;
-# ARGS=-v,<variant> passes harness options; BREAK=pattern|mute makes the
-# suite's daemon misbehave on purpose (for the Debian guest: a check name or
-# "all", see test/debian/README.md); CACHE_ARCHES="armv5", CRASH_ARCHES="x86_64";
-# STATIC_ARCHES (bisect and static in check; check-full: ARCHES);
-# BOOT_TIMEOUT=1500 (seconds per boot); XBUILD=1 adds the cross-builds to
-# check, STABLE=0 leaves the 6.1 host-side checks out; OLD_SERIES for
-# FLAVOUR=old.
+# Environment (defaults in test/lib/common.sh and the tables):
+#   KSRC=<tree>        your own tree as the stock tree (it must be KVER)
+#   KVER=7.2           a version of test/kversions.tsv
+#   ARCHES             the booted arches (kversions.tsv: make check's, or
+#                      check-full's); ALIAS_ARCHES, CACHE_ARCHES (armv5),
+#                      CRASH_ARCHES (x86_64), STATIC_ARCHES (bisect and
+#                      static; check-full: ARCHES), XBUILD_ARCHES
+#   ONLY=<suite>[,..]  a subset of the suite; ARGS=-v,<variant> or
+#                      -r,<fixture.variant.test>: the harness's options
+#   BREAK=pattern|mute the suite's daemon misbehaves on purpose (for the
+#                      Debian guest: a check name or "all", test/debian/);
+#                      REPEAT=N repeats the Debian guest's checks
+#   BOOT_TIMEOUT=1500  seconds per boot; LAB_SERIAL=1 boots stock and
+#                      patched one after the other, not side by side
+#   XBUILD=1           the cross-builds in check; STABLE=0 leaves the
+#                      backports' host-side checks out; DEBIAN_GUEST=0 the
+#                      Debian guest
+#   OLD_SERIES=<dir>   the series of FLAVOUR=old; PROFILE=bench: the bench's
+#                      kernels (BENCH_ARCHES, BENCH_ROUNDS, BENCH_MIB)
+#   JOBS               make -j (nproc + 1); MAIL_OUT, V: make mail's
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=$TOP/build
 . "$TOP/test/lib/common.sh"
-for part in setup kernels boots static xbuild bench mail; do
+for part in setup trees kernels boots static xbuild bench mail; do
 	. "$TOP/test/lib/$part.sh"
 done
 
@@ -32,13 +43,13 @@ done
 # kernels and boots (ARCHES), per-patch builds and W=1/sparse on
 # STATIC_ARCHES, the W=1 cross-builds with XBUILD=1.
 cmd_check() {
-	local f a
+	local f a k
 	rm -f "$TAP_STATE"
 	run_flavours stock patched
 	cmd_checkpatch
 	cmd_cocci
 	cmd_verbs_check
-	[ -n "${STATIC_ARCHES:-}" ] || cmd_applies
+	cmd_applies
 	for a in ${STATIC_ARCHES:-}; do
 		cmd_bisect "$a"
 		cmd_static "$a"
@@ -48,16 +59,19 @@ cmd_check() {
 		boot_flavours x86_64 debian stock patched
 	fi
 	cmd_mail_check
-	# the 6.1 backport's host-side checks (its boots: make check-stable)
-	[ "${STABLE:-1}" = 0 ] ||
-		LAB_IN_STREAM=1 KVER=6.1 XBUILD=${XBUILD:-0} "$TOP/test/lab.sh" stable-host
+	# the backports' host-side checks (their boots: make check-stable),
+	# each on Debian's tree of its version
+	if [ "${STABLE:-1}" != 0 ]; then
+		for k in $(kver_all | tail -n +2); do
+			KSRC= LAB_IN_STREAM=1 KVER=$k XBUILD=${XBUILD:-0} "$TOP/test/lab.sh" stable-host
+		done
+	fi
 	summary check
 }
 
 # A backport's host-side checks: it applies without fuzz, then
 # stable_checks.
 cmd_stable_host() {
-	[ "$KVER" != "$MAINLINE" ] || die "KVER=$KVER is mainline's; the backports: $(kver_all | tail -n +2 | xargs)"
 	cmd_applies
 	stable_checks
 }
@@ -74,9 +88,9 @@ stable_checks() {
 # patched (with the alias and cache runs of armv5), per-patch builds, and
 # its host-side checks.
 cmd_check_stable() {
-	[ "$KVER" != "$MAINLINE" ] || die "KVER=$KVER is mainline's; the backports: $(kver_all | tail -n +2 | xargs)"
 	rm -f "$TAP_STATE"
 	run_flavours stock patched
+	cmd_applies
 	cmd_bisect x86_64
 	stable_checks
 	summary check-stable
@@ -132,7 +146,7 @@ cmd_main() {
 	shell) cmd_shell "$@" ;;
 	static) rm -f "$TAP_STATE"; cmd_static "$@"; summary static ;;
 	xbuild) rm -f "$TAP_STATE"; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary xbuild ;;
-	bisect) rm -f "$TAP_STATE"; cmd_bisect "$@"; summary bisect ;;
+	bisect) rm -f "$TAP_STATE"; cmd_applies; cmd_bisect "$@"; summary bisect ;;
 	alias) cmd_plugin_runs alias $ALIAS_ARCHES ;;
 	cocci) rm -f "$TAP_STATE"; cmd_setup; cmd_cocci; summary cocci ;;
 	verbs-check) rm -f "$TAP_STATE"; cmd_verbs_check; summary verbs ;;
@@ -140,8 +154,8 @@ cmd_main() {
 	bench) cmd_bench ;;
 	mail) cmd_setup; cmd_mail ;;
 	mail-check) rm -f "$TAP_STATE"; cmd_setup; cmd_mail_check; summary mail ;;
-	stable-host) cmd_setup; cmd_stable_host ;;
-	check-stable) cmd_check_stable ;;
+	stable-host) need_backport; cmd_setup; cmd_stable_host ;;
+	check-stable) need_backport; cmd_check_stable ;;
 	check) cmd_check ;;
 	check-full)
 		ARCHES=${ARCHES_GIVEN:-$ALL_ARCHES}

@@ -58,6 +58,8 @@ BAD_DMESG = [
 
 RESULT = re.compile(r"^(not ok|ok) \d+ (?:- )?(.*?)(?: # (SKIP|TODO)\b ?(.*))?$")
 PLAN = re.compile(r"^1\.\.(\d+)$")
+RERUN = None        # --rerun, for the suites' guests (the Debian guest's
+                    # checks are not kselftest tests)
 
 
 def main():
@@ -78,12 +80,18 @@ def main():
     ap.add_argument("--alias-log", help="the alias plugin's log (QEMU was "
                     "started with it): one TAP line per window")
     ap.add_argument("--cache-log", help="the cache model's log "
-                    "(test/alias/cache926.c): one TAP line per window")
+                    "(test/qemu-plugins/cache926.c): one TAP line per window")
     ap.add_argument("--crash", help="the report (regex) the --xfail entry "
                     "crash/kernel_log_clean expects first in the log")
+    ap.add_argument("--rerun", help="the lab command that boots this run "
+                    "again: a failed test's diagnostics end with it, "
+                    "narrowed to that test")
     ap.add_argument("--interactive", action="store_true",
                     help="attach the console to this terminal, no parsing")
     a = ap.parse_args()
+    global RERUN
+    if a.rerun and not a.rerun.endswith(" debian"):
+        RERUN = a.rerun
 
     for p in (a.kernel, a.initrd) + ((a.xfail,) if a.xfail else ()):
         if not os.path.exists(p):
@@ -211,6 +219,8 @@ def handle_line(line, tap, name):
         xfail, race = xfail_for(f"{cur['suite']}/{test}")
         diag = cur["diag"][-30:] if not ok or xfail else \
             [d for d in cur["diag"] if "measured:" in d]
+        if not ok and not xfail and RERUN:
+            diag.append(f"reproduce: ONLY={cur['suite']} ARGS=-r,{test} {RERUN}")
         tap.result(ok, f"{name}/{cur['suite']}/{test}", diag, skip, xfail,
                    race)
         cur["results"] += 1

@@ -27,14 +27,13 @@ mutations=(
 "patch mode inserts nothing|+ flush_dcache_page(P);|"
 )
 
-n=0 pass=0 fail=0
-echo "1..${#mutations[@]}"
+# each mutant's run.sh, $jobs at a time; their verdicts in order
+jobs=${JOBS:-$(nproc)}
+i=0
 for m in "${mutations[@]}"; do
+	i=$((i + 1))
 	IFS='|' read -r name from to <<<"$m"
-	slug="tests_fail_when_$(echo "$name" | tr -c 'a-zA-Z0-9\n' _)"
-	n=$((n + 1))
-	mut=$work/gup_kmap_alias.cocci
-	if ! FROM=$from TO=$to python3 - "$cocci" "$mut" <<'PY'
+	if FROM=$from TO=$to python3 - "$cocci" "$work/$i.cocci" <<'PY'
 import os, sys
 s = open(sys.argv[1]).read()
 f, t = os.environ['FROM'], os.environ['TO']
@@ -43,12 +42,24 @@ if f not in s:
 open(sys.argv[2], 'w').write(s.replace(f, t))
 PY
 	then
+		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+		QUICK=1 "$here/run.sh" "$work/$i.cocci" >"$work/$i.out" 2>&1 &
+	fi
+done
+wait
+n=0 pass=0 fail=0
+echo "1..${#mutations[@]}"
+for m in "${mutations[@]}"; do
+	IFS='|' read -r name from to <<<"$m"
+	slug="tests_fail_when_$(echo "$name" | tr -c 'a-zA-Z0-9\n' _)"
+	n=$((n + 1))
+	if [ ! -f "$work/$n.cocci" ]; then
 		fail=$((fail + 1))
 		echo "not ok $n - $slug"
 		echo "# its text is no longer in the script: $from"
 		continue
 	fi
-	out=$(QUICK=1 "$here/run.sh" "$mut" 2>&1)
+	out=$(cat "$work/$n.out")
 	broken=$(echo "$out" | grep -c '^not ok')
 	if [ "$broken" -gt 0 ]; then
 		pass=$((pass + 1))

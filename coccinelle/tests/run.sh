@@ -13,6 +13,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cocci=${1:-$here/../gup_kmap_alias.cocci}
 [ -r "$cocci" ] || { echo "tests: no such script: $cocci" >&2; exit 2; }
+cocci=$(realpath -- "$cocci")
 command -v spatch >/dev/null || { echo "tests: spatch not found (apt-get install coccinelle)" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -27,14 +28,32 @@ not_ok() {
 	n=$((n + 1)) fail=$((fail + 1))
 	echo "not ok $n - $1"
 	sed 's/^/# /' "$2"
-	echo "# to rerun alone: cd $here && spatch ${opts[*]:0:3} --sp-file $cocci -D $3 $4"
+	echo "# to rerun alone: ${3:-cd $here && spatch ${opts[*]:0:3} --sp-file $cocci -D $4 $5}"
 }
 
 cd "$here" || exit 2
 fixtures=(*.c)
 modes=(context org)
 [ -n "${QUICK:-}" ] && modes=()
-echo "1..$((${#fixtures[@]} * (2 + ${#modes[@]})))"
+echo "1..$((${#fixtures[@]} * (2 + ${#modes[@]}) + 1))"
+
+# The script's GUP family is test/gup_functions.tsv's: the identifiers of
+# its @gup@ rule are the audited rows, its FAST set the fast ones.
+table=$here/../../test/gup_functions.tsv
+names() { tr -c 'a-z0-9_\n' '\n' | grep . | sort -u; }
+{
+	echo "--- @gup@ identifiers (<) against the audited rows (>)"
+	diff <(sed -n '/^@gup@$/,/^@@$/p' "$cocci" | tr '\n' ' ' | grep -o '{[^}]*}' | names) \
+		<(awk -F '\t' '!/^#/ && $2 == "yes" { print $1 }' "$table" | sort)
+	echo "--- FAST (<) against the fast rows (>)"
+	diff <(sed -n '/^FAST = {/,/}/p' "$cocci" | tr '\n' ' ' | grep -o '{[^}]*}' | names) \
+		<(awk -F '\t' '!/^#/ && $3 == "yes" { print $1 }' "$table" | sort)
+} >"$work/gup" 2>&1
+if [ "$(grep -vc '^---' "$work/gup")" = 0 ]; then
+	ok "gup_family_is_test_gup_functions_tsv"
+else
+	not_ok "gup_family_is_test_gup_functions_tsv" "$work/gup" "QUICK=1 bash $0 $cocci"
+fi
 for c in "${fixtures[@]}"; do
 	t=${c%.c}
 	# report: the lines themselves, in order
@@ -44,7 +63,7 @@ for c in "${fixtures[@]}"; do
 	if diff -u "$t.report" "$work/$t.report" >"$work/diff" 2>&1; then
 		ok "$t/report"
 	else
-		not_ok "$t/report" "$work/diff" report "$c"
+		not_ok "$t/report" "$work/diff" "" report "$c"
 	fi
 	# patch: the fixture after the patch, or unchanged
 	cp "$c" "$work/$c"
@@ -56,14 +75,14 @@ for c in "${fixtures[@]}"; do
 		ok "$t/patch"
 	else
 		cat "$work/$t.perr" >>"$work/diff"
-		not_ok "$t/patch" "$work/diff" patch "$c"
+		not_ok "$t/patch" "$work/diff" "" patch "$c"
 	fi
 	# context and org: they run and say nothing on stderr
 	for mode in "${modes[@]}"; do
 		if spatch "${opts[@]}" -D $mode "$c" >/dev/null 2>"$work/err" && [ ! -s "$work/err" ]; then
 			ok "$t/$mode/runs_clean"
 		else
-			not_ok "$t/$mode/runs_clean" "$work/err" $mode "$c"
+			not_ok "$t/$mode/runs_clean" "$work/err" "" $mode "$c"
 		fi
 	done
 done

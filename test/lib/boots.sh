@@ -2,6 +2,7 @@
 # The suite's binaries and initramfs, and the boots (sourced by test/lab.sh).
 
 cmd_suite() {
+	[ $# = 1 ] || die "usage: test/lab.sh suite ARCH"
 	local arch=$1 hdr out root list
 	load_arch "$arch"
 	hdr=$B/hdr/$KVER-$arch
@@ -73,12 +74,15 @@ cmd_run() {
 	case $2 in stock | patched | old) ;; *) die "FLAVOUR must be stock, patched or old, not '$2'" ;; esac
 	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash=
 	local timeout=${BOOT_TIMEOUT:-1500}
+	case $guest in suite | alias | cache | crash | debian) ;;
+	*) die "GUEST must be suite, alias, cache, crash or debian, not '$guest'" ;; esac
 	load_arch "$arch"
 	# what the stock kernel must fail: the tests that prove the series
 	[ -f "$TOP/test/expect/$flavour.xfail" ] && xfail=$TOP/test/expect/$flavour.xfail
 	dir=$(img_dir "$arch" "$flavour")
-	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" \
-		"${OLD_SERIES:+OLD_SERIES=$OLD_SERIES }test/lab.sh kernel $arch $flavour"
+	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "$(lab_env)test/lab.sh kernel $arch $flavour"
+	[ "$guest" = debian ] || [ -f "$B/suite/$KVER-$arch/tests" ] ||
+		die "no suite for $arch" "$(lab_env)test/lab.sh suite $arch"
 	append="loglevel=4"
 	case $guest in
 	suite)
@@ -127,7 +131,7 @@ cmd_run() {
 		extra="-m 2G"
 		append="$append ${BREAK:+fuselab_break=$BREAK} ${ONLY:+fuselab_only=$ONLY} ${REPEAT:+fuselab_repeat=$REPEAT}"
 		;;
-	*) die "GUEST must be suite, alias, cache, crash or debian" ;;
+	*) die "GUEST must be suite, alias, cache, crash or debian, not '$guest'" ;;
 	esac
 	[ -z "$KDTB" ] || extra="$extra -dtb $dir/dtb"
 	if [ "$guest" != debian ] && [ -f "$dir/kmod.cpio.gz" ]; then
@@ -142,6 +146,7 @@ cmd_run() {
 		--suites "$suites" \
 		--log "$B/logs/console-$KVER-$arch-$flavour$tag.log" \
 		--state "$TAP_STATE" \
+		--rerun "$(lab_env)test/lab.sh run $arch $flavour $guest" \
 		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"} ${cache:+--cache-log "$cache"} \
 		${crash:+--crash "$crash"}
 }
@@ -175,13 +180,14 @@ EOF
 	echo "$w"
 }
 
-# A QEMU plugin of test/alias/ (alias: for QEMU 7.2, plugin API 1; cache926:
+# A QEMU plugin of test/qemu-plugins/ (alias: for QEMU 7.2, plugin API 1; cache926:
 # for QEMU 10, API 2), built into build/tools/ when its source changed.
 plugin() {
-	local name=$1 so=$B/tools/$1.so src=$TOP/test/alias/$1.c
+	local name=$1 so=$B/tools/$1.so src=$TOP/test/qemu-plugins/$1.c
 	mkdir -p "$B/tools"
 	if [ ! -f "$so" ] || [ "$src" -nt "$so" ] ||
-	   [ "$TOP/test/alias/qemu-plugin-api.h" -nt "$so" ]; then
+	   [ "$TOP/test/qemu-plugins/qemu-plugin-api.h" -nt "$so" ] ||
+	   [ "$TOP/test/qemu-plugins/marker.h" -nt "$so" ]; then
 		step "$name plugin: building $so" >&2
 		gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -shared -fPIC \
 			-o "$so" "$src" -lpthread ||
@@ -191,10 +197,12 @@ plugin() {
 }
 
 cmd_shell() {
+	[ $# -ge 1 ] && [ $# -le 2 ] || die "usage: test/lab.sh shell ARCH [stock|patched|old]"
 	local arch=$1 flavour=${2:-patched} dir
 	load_arch "$arch"
 	dir=$(img_dir "$arch" "$flavour")
-	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "test/lab.sh kernel $arch $flavour"
+	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "$(lab_env)test/lab.sh kernel $arch $flavour"
+	[ -f "$B/initrd/$KVER-$arch-suite.cpio.gz" ] || die "no suite for $arch" "$(lab_env)test/lab.sh suite $arch"
 	python3 "$TOP/test/run-qemu.py" --interactive --name shell \
 		--qemu "$QEMU" --qemu-args "$QEMU_ARGS${KDTB:+ -dtb $dir/dtb}" --console "$CONSOLE" \
 		--kernel "$dir/image" --initrd "$B/initrd/$KVER-$arch-suite.cpio.gz" \

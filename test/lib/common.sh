@@ -5,6 +5,12 @@
 . "$TOP/test/lib/kver.sh"
 . "$TOP/test/lib/debsrc.sh"
 
+# KSRC=<tree>: checked here, once, since ksrc() runs in $(...) where its
+# die stops nothing but the subshell
+if [ -n "${KSRC:-}" ]; then
+	[ -d "$KSRC" ] || die "KSRC=$KSRC: no such directory"
+	KSRC=$(cd "$KSRC" && pwd)
+fi
 # The kernel versions are test/kversions.tsv's: KVER, mainline's by default.
 MAINLINE=$(kver_mainline)
 KVER=${KVER:-$MAINLINE}
@@ -14,13 +20,13 @@ kver_field "$KVER" 1 >/dev/null
 ALL_ARCHES=$(kver_field "$KVER" 5)
 ARCHES_GIVEN=${ARCHES:-}
 ARCHES=${ARCHES:-$(kver_field "$KVER" 4)}
-# Runs with the alias plugin in QEMU (test/alias/alias.c), of the suite's
+# Runs with the alias plugin in QEMU (test/qemu-plugins/alias.c), of the suite's
 # tests that open alias windows only: the plugin slows every guest memory
 # access (the whole ARMv5 suite: 517 s instead of ~220 s).
 ALIAS_ARCHES=${ALIAS_ARCHES-armv5}
 ALIAS_SUITES=fuse_bufs
 ALIAS_TESTS=-t,daemon_buffers_see_no_cross_alias,-t,alias_control_pipe_read,-t,alias_control_process_vm_writev_to_self
-# Runs with the ARM926 cache model (test/alias/cache926.c, QEMU 10 from
+# Runs with the ARM926 cache model (test/qemu-plugins/cache926.c, QEMU 10 from
 # bookworm-backports): the same windows, the 2006 race, the cache_rules
 # micro-tests.
 CACHE_ARCHES=${CACHE_ARCHES-armv5}
@@ -54,6 +60,19 @@ fi
 SERIES_DIR=$TOP/$(kver_field "$KVER" 3) KTAG=
 [ "$KVER" = "$MAINLINE" ] || KTAG=$KVER/
 export QUILT_PATCHES=$SERIES_DIR/patches QUILT_SERIES=$SERIES_DIR/series
+
+# What a command to retry a step must carry of this run's environment.
+lab_env() {
+	[ "$KVER" = "$MAINLINE" ] || printf 'KVER=%s ' "$KVER"
+	[ -z "${KSRC:-}" ] || printf 'KSRC=%s ' "$KSRC"
+	[ -z "${PROFILE:-}" ] || printf 'PROFILE=%s ' "$PROFILE"
+	[ -z "${OLD_SERIES:-}" ] || printf 'OLD_SERIES=%s ' "$OLD_SERIES"
+}
+
+# A backport's verbs refuse mainline's KVER before they do anything.
+need_backport() {
+	[ "$KVER" != "$MAINLINE" ] || die "KVER=$KVER is mainline's; the backports: $(kver_all | tail -n +2 | xargs)"
+}
 
 # Packages the lab needs on the host (Debian 12).
 HOST_PKGS="quilt qemu-system-x86 busybox-static flex bison bc libelf-dev

@@ -1,14 +1,38 @@
 # SPDX-License-Identifier: GPL-2.0
-# Kernels: a tree's state, configuration, build, test modules (sourced by test/lab.sh).
+# Kernels: configuration, build, test modules (sourced by test/lab.sh).
 
+# The keys of test/arch/<arch>.conf: those every arch sets, then those an
+# arch may leave empty.
+ARCH_KEYS="KARCH DEB_ARCH KCONFIG_BASE KCONFIG_FRAGMENTS KIMAGE_TARGET KIMAGE QEMU QEMU_PKG QEMU_ARGS CONSOLE"
+ARCH_KEYS_OPTIONAL="CROSS_COMPILE CROSS_PKG KDTB ALIAS_ARGS CACHE_ARGS"
+
+# The data of test/arch/$1.conf into ARCH_KEYS' variables: KEY=value, then
+# KEY@KVER=value for this KVER.
 load_arch() {
-	local conf=$TOP/test/arch/$1.conf
+	local conf=$TOP/test/arch/$1.conf line key val pass
 	[ -f "$conf" ] || die "unknown ARCH '$1' (have: $(ls "$TOP/test/arch" | sed 's/\.conf$//' | tr '\n' ' '))"
 	LAB_ARCH=$1
-	# what an arch may leave unset must not leak from the previous one
-	DEB_ARCH= KDTB= CROSS_COMPILE= CROSS_PKG= ALIAS_ARGS= CACHE_ARGS=
-	# shellcheck source=arch/x86_64.conf
-	. "$conf"
+	# what an arch leaves unset must not leak from the previous one
+	for key in $ARCH_KEYS $ARCH_KEYS_OPTIONAL; do printf -v "$key" '%s' ""; done
+	for pass in plain "@$KVER"; do
+		while IFS= read -r line; do
+			case $line in '#'* | '') continue ;; esac
+			key=${line%%=*} val=${line#*=}
+			[ "$key" != "$line" ] || die "$conf: not KEY=value: '$line'"
+			case $pass:$key in
+			plain:*@*) continue ;;
+			plain:*) ;;
+			*"$pass") key=${key%@*} ;;
+			*) continue ;;
+			esac
+			[[ " $ARCH_KEYS $ARCH_KEYS_OPTIONAL " == *" $key "* ]] ||
+				die "$conf: unknown key '$key' (test/lib/kernels.sh ARCH_KEYS)"
+			printf -v "$key" '%s' "$val"
+		done <"$conf"
+	done
+	for key in $ARCH_KEYS; do
+		[ -n "${!key}" ] || die "$conf sets no $key"
+	done
 	# what an older kernel lacks (test/config/<KVER>.config), then
 	# PROFILE=bench: test/config/bench.config on top, built apart
 	[ ! -f "$TOP/test/config/$KVER.config" ] || KCONFIG_FRAGMENTS="$KCONFIG_FRAGMENTS $KVER.config"
@@ -37,37 +61,6 @@ use_old_series() {
 	step "FLAVOUR=old: the series of $OLD_SERIES"
 }
 
-quilt_() { (cd "$(ksrc)" && quilt --quiltrc=- "$@"); }
-
-# Bring the tree to the stock or the patched state.  The series that was
-# pushed is recorded in .lab-series, so that it is the one popped; the pop
-# is forced (restored from quilt's backups), since nobody edits this tree
-# but a patch file may have changed since it was pushed.
-tree_state() {
-	local flavour=$1 out pushed
-	if [ -f "$(ksrc)/.pc/applied-patches" ]; then
-		pushed=$(cat "$(ksrc)/.lab-series" 2>/dev/null || echo "$QUILT_PATCHES $QUILT_SERIES")
-		out=$(QUILT_PATCHES=${pushed% *} QUILT_SERIES=${pushed#* } quilt_ pop -a -f -q 2>&1) ||
-			die "quilt pop -a failed: $out" "cd $(ksrc) && quilt --quiltrc=- pop -a"
-	fi
-	# quilt records the series of its first push in .pc/.quilt_{patches,series}
-	# and prefers them to QUILT_PATCHES/QUILT_SERIES: forget them, or a
-	# patched build after FLAVOUR=old pushes OLD_SERIES again
-	rm -f "$(ksrc)/.lab-series" "$(ksrc)/.pc/.quilt_patches" "$(ksrc)/.pc/.quilt_series"
-	[ "$flavour" != stock ] || return 0
-	echo "$QUILT_PATCHES $QUILT_SERIES" >"$(ksrc)/.lab-series"
-	[ -n "$(series_patches)" ] || return 0
-	out=$(quilt_ push -a --fuzz=0 2>&1) || {
-		echo "$out" | tail -n 20 >&2
-		die "the series does not apply to $(ksrc)" \
-		    "cd $(ksrc) && QUILT_PATCHES=$QUILT_PATCHES QUILT_SERIES=$QUILT_SERIES quilt --quiltrc=- push -a --fuzz=0"
-	}
-	if echo "$out" | grep -q "with offset\|with fuzz"; then
-		echo "$out" | grep "offset\|fuzz" >&2
-		die "the series applies only with offsets or fuzz: refresh it"
-	fi
-}
-
 # Remove from object directory $1 the objects of the make targets after it
 # (a directory ends in /), so that make compiles them, and warns, again.
 forget_objs() {
@@ -78,11 +71,6 @@ forget_objs() {
 	done
 }
 
-kmake() {
-	make -C "$(ksrc)" O="$1" ARCH="$KARCH" \
-		CROSS_COMPILE="$CROSS_COMPILE" CC="ccache ${CROSS_COMPILE}gcc" "${@:2}"
-}
-
 img_dir() { echo "$B/img/$KVER-$1-$2${PROFILE:+-$PROFILE}"; }
 
 # What a kernel image depends on, besides the sources' own version.
@@ -90,7 +78,8 @@ kernel_key() {
 	local flavour=$1 p full
 	full=$(tree_version "$(ksrc)" "$KVER") || exit 1
 	{
-		echo "$KVER $full $(ksrc)"
+		echo "$KVER $full $(tree "$flavour")"
+		stock_id
 		cat "$TOP/test/arch/$LAB_ARCH.conf"
 		for p in $KCONFIG_FRAGMENTS; do cat "$TOP/test/config/$p"; done
 		# the test modules are built with the kernel where modules are on
@@ -124,8 +113,8 @@ check_kconfig() {
 	printf '%s\n' "${bad[@]}"
 }
 
-# One source tree serves both flavours (tree_state): two lab processes must
-# not switch it under each other's builds, so kernel builds take turns.
+# Two lab processes must not build in one object directory, nor make one
+# tree, at once: kernel builds take turns.
 cmd_kernel() {
 	[ $# -ge 2 ] || die "usage: test/lab.sh kernel ARCH stock|patched|old"
 	if [ -n "${LAB_TREE_LOCKED:-}" ]; then
@@ -148,11 +137,13 @@ build_kernel() {
 	case $flavour in
 	stock | patched) ;;
 	old) use_old_series ;;
-	*) die "FLAVOUR must be stock, patched or old" ;;
+	*) die "FLAVOUR must be stock, patched or old, not '$flavour'" ;;
 	esac
 	dir=$(img_dir "$arch" "$flavour")
 	key=$(kernel_key "$flavour") || exit 1
-	if [ -f "$dir/key" ] && [ "$(cat "$dir/key")" = "$key" ] && [ -f "$dir/image" ]; then
+	# up to date: the image, and the objects that static and bisect build on
+	if [ -f "$dir/key" ] && [ "$(cat "$dir/key")" = "$key" ] && [ -f "$dir/image" ] &&
+	   [ -f "$(kobj "$flavour" "$arch${PROFILE:+-$PROFILE}")/vmlinux" ]; then
 		step "kernel $KVER $arch $flavour: up to date ($dir/image)"
 		return
 	fi
@@ -163,21 +154,22 @@ build_kernel() {
 		echo "$key" >"$dir/key"
 		return
 	fi
-	obj=$B/obj/$KVER-$arch${PROFILE:+-$PROFILE}
+	make_tree "$flavour"
+	seed_obj "$flavour" "$arch${PROFILE:+-$PROFILE}"
+	obj=$(kobj "$flavour" "$arch${PROFILE:+-$PROFILE}")
 	mkdir -p "$obj" "$B/logs"
-	tree_state "$flavour"
 	step "kernel $KVER $arch $flavour: configuring ($KCONFIG_BASE + $KCONFIG_FRAGMENTS)"
 	for f in $KCONFIG_FRAGMENTS; do frags+=("$TOP/test/config/$f"); done
 	{
 		kmake "$obj" "$KCONFIG_BASE" &&
-			(cd "$(ksrc)" && ARCH=$KARCH scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "${frags[@]}") &&
+			(cd "$obj" && ARCH=$KARCH ../scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "${frags[@]}") &&
 			kmake "$obj" olddefconfig
 	} >"$B/logs/kconfig-$arch.log" 2>&1 ||
 		die "configuring failed (see $B/logs/kconfig-$arch.log)" "test/lab.sh kernel $arch $flavour"
 	bad=$(check_kconfig "$obj/.config")
 	[ -z "$bad" ] || die "options the lab relies on are not in $obj/.config: $(echo $bad)" \
 		"test/lab.sh kernel $arch $flavour"
-	# ccache earns its keep when a tree switches flavour in this object
+	# ccache earns its keep when a configuration comes back to an object
 	# directory; on the first build it only misses, and a miss costs half
 	# as much again as the compile (fs/ and kernel/ of x86_64: 283 s with
 	# an empty cache, 177 s without)
@@ -204,8 +196,8 @@ build_kernel() {
 	step "kernel $KVER $arch $flavour: built in $((SECONDS - t0)) s ($dir/image)"
 }
 
-# The directories of the test modules: test/kmod/*/ and the bench's.
-kmod_dirs() { printf '%s\n' "$TOP"/test/kmod/*/ "$TOP/test/uaccess-bench/"; }
+# The directories of the test modules, one module each.
+kmod_dirs() { printf '%s\n' "$TOP"/test/kmod/*/; }
 
 # The test modules of kmod_dirs (one directory each), built W=1 against
 # the kernel just built (CONFIG_MODULES=y only) and packed as a cpio archive

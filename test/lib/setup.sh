@@ -103,7 +103,11 @@ cmd_setup() {
 	else
 		fetch_source "$KVER"
 	fi
-	[ "${LAB_ONLY_KVER:-}" ] || [ "$KVER" = 6.1 ] || fetch_source 6.1
+	# the backports' host-side checks run in make check
+	local k
+	for k in $(kver_all | tail -n +2); do
+		[ "${LAB_ONLY_KVER:-}" ] || [ "$KVER" = "$k" ] || fetch_source "$k"
+	done
 	# a backport's suite is built with mainline's kselftest harness
 	[ "$KVER" = "$MAINLINE" ] || fetch_source "$MAINLINE"
 }

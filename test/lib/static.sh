@@ -86,7 +86,7 @@ warnings_of() {
 	sed -n -E -e 's|^Warning: ([^ :]+):[0-9]+ (.*)$|W=1 \1: \2|p' \
 		-e 's|^([^ :]+):[0-9]+(:[0-9]+)?: (warning\|error): (.*\[-W.*)$|W=1 \1: \4|p' \
 		-e '/\[-W/!s|^([^ :]+):[0-9]+(:[0-9]+)?: (warning\|error): (.*)$|sparse \1: \4|p' "$1" |
-		sed "s| $(ksrc)/| |" | sort
+		sed -e 's| \.\./| |' -e "s| $(tree stock)/| |" -e "s| $(tree patched)/| |" | sort
 }
 
 # W=1 and sparse over the directories the series touches, stock then
@@ -97,13 +97,19 @@ warnings_of() {
 cmd_static() {
 	local arch=${1:-x86_64} obj dirs f log cmd src n total o new probe kind
 	load_arch "$arch"
+	[ -n "$(series_targets "$KARCH")" ] || { step "static: the series touches no C files"; return 0; }
+	# the series as it is now, on stock's configuration
+	make_tree patched
+	seed_obj patched "$arch"
+	for f in stock patched; do
+		obj=$(kobj "$f" "$arch")
+		[ -f "$obj/.config" ] || die "no configured $arch $f tree in $obj" "$(lab_env)test/lab.sh kernel $arch $f"
+	done
 	setup_sparse
-	obj=$B/obj/$KVER-$arch
-	[ -f "$obj/.config" ] || die "no configured $arch tree in $obj" "test/lab.sh kernel $arch stock"
 	dirs=$(in_build "$obj" $(series_targets "$KARCH"))
 	[ -n "$dirs" ] || { step "static: the series touches no C files"; return 0; }
 	for f in stock patched; do
-		tree_state "$f"
+		obj=$(kobj "$f" "$arch")
 		log=$B/logs/static-$arch-$f.log
 		step "static: $arch $f: make W=1 C=2 $dirs(log: build/logs/static-$arch-$f.log)"
 		# compiled, and so warned about, in both states
@@ -180,33 +186,31 @@ cmd_cocci() {
 		done <"$log"
 		grep -q '^1\.\.' "$log" || tap_ fail "cocci/$f/ran" "$(cat "$log")" "coccinelle/tests/$f.sh"
 	done
-	tree_state stock
-	out=$(KSRC=$(ksrc) M=fs/fuse "$TOP/coccinelle/audit.sh" 2>&1) || true
+	out=$(KSRC=$(tree stock) M=fs/fuse "$TOP/coccinelle/audit.sh" 2>&1) || true
 	if echo "$out" | grep -q '^fs/fuse/dev.c:[0-9:-]*: C3: fuse_copy_fill()' &&
 	   echo "$out" | grep -q '^fs/fuse/dev.c:[0-9:-]*: C2: fuse_copy_do()'; then
 		tap_ ok "cocci/audit/stock_fuse_flags_fuse_copy_fill_and_fuse_copy_do"
 	else
 		tap_ fail "cocci/audit/stock_fuse_flags_fuse_copy_fill_and_fuse_copy_do" "$out" \
-			"KSRC=$(ksrc) M=fs/fuse coccinelle/audit.sh"
+			"KSRC=$(tree stock) M=fs/fuse coccinelle/audit.sh"
 	fi
-	tree_state patched
-	out=$(KSRC=$(ksrc) M=fs/fuse "$TOP/coccinelle/audit.sh" 2>&1) && rc=0 || rc=$?
+	make_tree patched
+	out=$(KSRC=$(tree patched) M=fs/fuse "$TOP/coccinelle/audit.sh" 2>&1) && rc=0 || rc=$?
 	if [ "$rc" = 0 ] && ! echo "$out" | grep -q '^fs/fuse/'; then
 		tap_ ok "cocci/audit/patched_fuse_has_no_hit"
 	else
 		tap_ fail "cocci/audit/patched_fuse_has_no_hit" "$out" \
-			"test/lab.sh cocci (the tree patched: KSRC=$(ksrc) M=fs/fuse coccinelle/audit.sh)"
+			"KSRC=$(tree patched) M=fs/fuse coccinelle/audit.sh"
 	fi
-	tree_state stock
 }
 
-# quilt push of the next patch, $1, with no fuzz: one TAP line; fails only
-# when the patch did not apply at all.
+# quilt push of the next patch, $1, into the scratch tree with no fuzz: one
+# TAP line; fails only when the patch did not apply at all.
 push_one() {
 	local p=$1 out
-	out=$(quilt_ push --fuzz=0 "$p" 2>&1) || {
+	out=$(cd "$(tree scratch)" && quilt --quiltrc=- push --fuzz=0 "$p" 2>&1) || {
 		tap_ fail "series/$KTAG$p/applies_without_fuzz" "$out" \
-			"reproduce: cd $(ksrc) && QUILT_PATCHES=$QUILT_PATCHES QUILT_SERIES=$QUILT_SERIES quilt --quiltrc=- push --fuzz=0"
+			"reproduce: cd $(tree scratch) && QUILT_PATCHES=$QUILT_PATCHES QUILT_SERIES=$QUILT_SERIES quilt --quiltrc=- push --fuzz=0"
 		return 1
 	}
 	if echo "$out" | grep -q "with offset\|with fuzz"; then
@@ -219,21 +223,27 @@ push_one() {
 # Each patch applies to KVER's tree without fuzz (no builds: see bisect).
 cmd_applies() {
 	local p
-	tree_state stock
+	make_tree scratch
 	for p in $(series_patches); do push_one "$p" || break; done
 }
 
-# Every patch of the series applies in order without fuzz and the tree
-# builds after each one.
+# The tree builds after each patch of the series, in the scratch tree (its objects: a copy of the
+# stock kernel's).
 cmd_bisect() {
 	local arch=${1:-x86_64} obj p i=0
 	load_arch "$arch"
-	obj=$B/obj/$KVER-$arch
-	[ -f "$obj/.config" ] || die "no configured $arch tree in $obj" "test/lab.sh kernel $arch stock"
-	tree_state stock
+	[ -f "$(kobj stock "$arch")/.config" ] ||
+		die "no configured $arch tree in $(kobj stock "$arch")" "test/lab.sh kernel $arch stock"
+	make_tree scratch
+	seed_obj scratch "$arch"
+	obj=$(kobj scratch "$arch")
 	for p in $(series_patches); do
 		i=$((i + 1))
-		push_one "$p" || break
+		# whether it applies cleanly is cmd_applies' line
+		(cd "$(tree scratch)" && quilt --quiltrc=- push -q --fuzz=0 "$p" >/dev/null 2>&1) || {
+			tap_ fail "series/$KTAG$p/$arch/builds" "it does not apply (series/$KTAG$p/applies_without_fuzz says why)"
+			break
+		}
 		step "bisect: $arch: building after $p"
 		if kmake "$obj" -j"$JOBS" $KIMAGE_TARGET >"$B/logs/bisect-$arch-$i.log" 2>&1; then
 			tap_ ok "series/$KTAG$p/$arch/builds"
@@ -262,7 +272,7 @@ cmd_verbs_check() {
 	done
 	targets=$(sed -n 's/^\([a-z0-9-]*\):.*/\1/p' "$TOP/Makefile" | grep -vx 'all\|clean')
 	for v in $targets; do
-		grep -q "make $v\b" "$TOP/README.md" || bad+=("README.md: no 'make $v'")
+		grep -qE "make $v([^a-z0-9-]|\$)" "$TOP/README.md" || bad+=("README.md: no 'make $v'")
 	done
 	if [ ${#bad[@]} = 0 ]; then
 		tap_ ok "lab/verbs_agree" "measured: $(verbs | wc -l) verbs, $(echo $targets | wc -w) make targets"

@@ -1,21 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # W=1 cross-builds of what the series touches (sourced by test/lab.sh).
 
-# The architectures whose caches the series is about, built with W=1
-# (compile only: fs/fuse/, mm/gup.o and what else the series touches).
-#   name   KARCH  CROSS_COMPILE        defconfig                 options asserted in the .config
-XBUILDS="
-x86_64 x86    -                    x86_64_defconfig          CONFIG_64BIT
-arm    arm    arm-linux-gnueabi-   versatile_defconfig       CONFIG_CPU_ARM926T,CONFIG_CPU_CACHE_VIVT
-sh     sh     sh4-linux-gnu-       rts7751r2dplus_defconfig  CONFIG_CPU_SH4,CONFIG_MMU,CONFIG_HAVE_GUP_FAST|CONFIG_HAVE_FAST_GUP
-mips   mips   mips-linux-gnu-      malta_defconfig           CONFIG_32BIT,CONFIG_MIPS_MALTA,CONFIG_HAVE_GUP_FAST
-parisc parisc hppa-linux-gnu-      generic-32bit_defconfig   CONFIG_PA7100LC
-arm64  arm64  aarch64-linux-gnu-   defconfig                 CONFIG_HAVE_GUP_FAST
-marvell arm   arm-linux-gnueabi-   debian:armel_none_marvell CONFIG_CPU_FEROCEON,CONFIG_CPU_CACHE_VIVT,CONFIG_HIGHMEM,CONFIG_FUSE_FS=m
-"
-# marvell is Debian 12's own armel configuration (Kirkwood/Orion NAS boxes,
-# a Feroceon VIVT D-cache, highmem), for the 6.1 backport; sh is there for
-# the backport's gup_fast_permitted()
+# The cross-builds are test/xbuilds.tsv's rows, without comments.
+xbuilds() { grep -v '^#' "$TOP/test/xbuilds.tsv"; }
 XBUILD_ARCHES=${XBUILD_ARCHES:-$(kver_field "$KVER" 6)}
 
 # Debian's kernel configuration $1 (e.g. armel_none_marvell) from
@@ -49,16 +36,18 @@ cmd_xbuild() {
 	frags=xbuild.config
 	[ ! -f "$TOP/test/config/$KVER.config" ] || frags="$frags $KVER.config"
 	for name in $XBUILD_ARCHES; do
-		read -r _ karch cross defcfg asserts < <(echo "$XBUILDS" | awk -v n="$name" '$1 == n')
-		[ -n "${karch:-}" ] || die "unknown cross-build '$name' (have: $(echo "$XBUILDS" | awk 'NF { printf "%s ", $1 }'))"
+		karch=
+		IFS=$'\t' read -r _ karch cross defcfg asserts < <(xbuilds | awk -F '\t' -v n="$name" '$1 == n') || true
+		[ -n "${karch:-}" ] || die "unknown cross-build '$name' (have: $(xbuilds | cut -f1 | xargs))"
 		[ "$cross" = - ] && cross=
 		need_pkgs ${cross:+gcc-${cross%-}}
 	done
 	for name in $XBUILD_ARCHES; do
-		read -r _ karch cross defcfg asserts < <(echo "$XBUILDS" | awk -v n="$name" '$1 == n')
+		IFS=$'\t' read -r _ karch cross defcfg asserts < <(xbuilds | awk -F '\t' -v n="$name" '$1 == n')
 		[ "$cross" = - ] && cross=
 		KARCH=$karch CROSS_COMPILE=$cross
-		obj=$B/obj/x-$KVER-$name
+		make_tree patched
+		obj=$(kobj stock "x-$name")
 		targets=$(series_targets "$karch")
 		case $defcfg in
 		debian:*)
@@ -69,7 +58,8 @@ cmd_xbuild() {
 		*) key=$(cd "$TOP/test/config" && cat $frags | sha256sum | cut -c1-16)-$defcfg ;;
 		esac
 		if [ "$(cat "$obj/.lab-config" 2>/dev/null)" != "$key" ]; then
-			tree_state stock
+			# the patched tree's objects start again from these
+			rm -rf "$(kobj patched "x-$name")"
 			mkdir -p "$obj"
 			case $defcfg in
 			debian:*)
@@ -80,7 +70,7 @@ cmd_xbuild() {
 				step "xbuild: $name: configuring ($defcfg + $frags)"
 				{
 					kmake "$obj" "$defcfg" &&
-						(cd "$(ksrc)" && ARCH=$karch scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" \
+						(cd "$obj" && ARCH=$karch ../scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" \
 							$(for f in $frags; do echo "$TOP/test/config/$f"; done)) &&
 						kmake "$obj" olddefconfig
 				} >"$B/logs/xbuild-$name-config.log" 2>&1
@@ -103,7 +93,9 @@ cmd_xbuild() {
 			echo "$key" >"$obj/.lab-config"
 		fi
 		for f in stock patched; do
-			tree_state "$f"
+			# after stock's build: its generated files serve patched's too
+			seed_obj "$f" "x-$name"
+			obj=$(kobj "$f" "x-$name")
 			log=$B/logs/xbuild-$name-$f.log
 			step "xbuild: $name $f: make W=1 $targets(log: build/logs/xbuild-$name-$f.log)"
 			forget_objs "$obj" $targets
