@@ -6,7 +6,8 @@
 #   make check           the test command: stock and patched side by side,
 #                        our suite and a Debian guest of real FUSE clients
 #                        (bindfs, ntfs-3g, fuse2fs, libfuse examples, fio);
-#                        TAP, ends with "N passed, N failed"
+#                        a TAP file per step in build/results/<run>/ (nested in
+#                        run.tap), ends with "N passed, N failed"
 #   make setup           Debian packages + kernel sources only
 #   make shell           boot a built kernel with a shell (FLAVOUR=stock|patched|old)
 #   make checkpatch      checkpatch --strict over every patch of the series
@@ -95,11 +96,11 @@ check-stable:
 mail:
 	@$(LAB) mail
 
-# the built kernels, suites and logs; the sources (build/src) stay, but
+# the built kernels, suites, logs and results; the sources (build/src) stay, but
 # for the trees' object directories and the derived trees
 clean:
 	rm -rf build/src/*/lab-obj-* build/src/*-patched build/src/*-old build/src/*-scratch build/obj \
-		build/img build/suite build/initrd build/logs
+		build/img build/suite build/initrd build/logs build/results
 
 .PHONY: all check check-full setup shell checkpatch static bisect xbuild alias cache bench audit \
 	check-stable mail clean

@@ -44,7 +44,7 @@ done
 # STATIC_ARCHES, the W=1 cross-builds with XBUILD=1.
 cmd_check() {
 	local f a k
-	rm -f "$TAP_STATE"
+	results_open check
 	run_flavours stock patched
 	cmd_checkpatch
 	cmd_cocci
@@ -62,11 +62,12 @@ cmd_check() {
 	# the backports' host-side checks (their boots: make check-stable),
 	# each on Debian's tree of its version
 	if [ "${STABLE:-1}" != 0 ]; then
+		tap_end
 		for k in $(kver_all | tail -n +2); do
-			KSRC= LAB_IN_STREAM=1 KVER=$k XBUILD=${XBUILD:-0} "$TOP/test/lab.sh" stable-host
+			KSRC= KVER=$k XBUILD=${XBUILD:-0} "$TOP/test/lab.sh" stable-host
 		done
 	fi
-	summary check
+	summary
 }
 
 # A backport's host-side checks: it applies without fuzz, then
@@ -88,12 +89,12 @@ stable_checks() {
 # patched (with the alias and cache runs of armv5), per-patch builds, and
 # its host-side checks.
 cmd_check_stable() {
-	rm -f "$TAP_STATE"
+	results_open check-stable
 	run_flavours stock patched
 	cmd_applies
 	cmd_bisect x86_64
 	stable_checks
-	summary check-stable
+	summary
 }
 
 # `make alias` / `make cache`: the plugin runs of GUEST (alias or cache)
@@ -102,23 +103,22 @@ cmd_plugin_runs() {
 	local guest=$1 a f
 	shift
 	cmd_setup
-	rm -f "$TAP_STATE"
+	results_open "$guest"
 	for a in "$@"; do
 		for f in stock patched; do cmd_kernel "$a" "$f"; done
 		cmd_suite "$a"
 	done
-	echo "TAP version 13"
 	for a in "$@"; do boot_flavours "$a" "$guest" stock patched; done
-	summary "$guest"
+	summary
 }
 
-# `make`: the patched kernel only; progress lines and failures, then one line.
+# `make`: the patched kernel only; progress lines and failures, then the
+# summary.
 cmd_main() {
-	rm -f "$TAP_STATE"
-	run_flavours patched | tee "$B/logs/main.tap" |
-		grep --line-buffered -v -E '^(ok |TAP version)'
-	summary main | tail -n 1
-	echo "lab: full TAP in build/logs/main.tap; stock and patched side by side: make check"
+	results_open main
+	run_flavours patched | grep --line-buffered -v -E '^(ok |# step: |TAP version|1\.\.)'
+	summary
+	echo "lab: stock and patched side by side: make check"
 }
 
 # One compound command, read whole before it runs: an edit of this file
@@ -137,24 +137,23 @@ cmd_main() {
 	kernel) cmd_kernel "$@" ;;
 	suite) cmd_suite "$@" ;;
 	run)
-		# a stream of its own: numbered from 1, a summary, exit 1 on a failure
-		rm -f "$TAP_STATE"
-		echo "TAP version 13"
+		# a run of its own: its results, a summary, exit 1 on a failure
+		results_open run
 		cmd_run "$@"
-		summary run
+		summary
 		;;
 	shell) cmd_shell "$@" ;;
-	static) rm -f "$TAP_STATE"; cmd_static "$@"; summary static ;;
-	xbuild) rm -f "$TAP_STATE"; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary xbuild ;;
-	bisect) rm -f "$TAP_STATE"; cmd_applies; cmd_bisect "$@"; summary bisect ;;
+	static) results_open static; cmd_static "$@"; summary ;;
+	xbuild) results_open xbuild; XBUILD_ARCHES=${*:-$XBUILD_ARCHES} cmd_xbuild; summary ;;
+	bisect) results_open bisect; cmd_applies; cmd_bisect "$@"; summary ;;
 	alias) cmd_plugin_runs alias $ALIAS_ARCHES ;;
-	cocci) rm -f "$TAP_STATE"; cmd_setup; cmd_cocci; summary cocci ;;
-	verbs-check) rm -f "$TAP_STATE"; cmd_verbs_check; summary verbs ;;
+	cocci) results_open cocci; cmd_setup; cmd_cocci; summary ;;
+	verbs-check) results_open verbs-check; cmd_verbs_check; summary ;;
 	cache) cmd_plugin_runs cache $CACHE_ARCHES ;;
 	bench) cmd_bench ;;
 	mail) cmd_setup; cmd_mail ;;
-	mail-check) rm -f "$TAP_STATE"; cmd_setup; cmd_mail_check; summary mail ;;
-	stable-host) need_backport; cmd_setup; cmd_stable_host ;;
+	mail-check) results_open mail-check; cmd_setup; cmd_mail_check; summary ;;
+	stable-host) need_backport; results_open stable-host; cmd_setup; cmd_stable_host; summary ;;
 	check-stable) need_backport; cmd_check_stable ;;
 	check) cmd_check ;;
 	check-full)

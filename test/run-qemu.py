@@ -8,10 +8,10 @@ The guest's /init (test/guest/init, test/debian/init) prints
     FUSELAB-DMESG-BEGIN ...dmesg... FUSELAB-DMESG-END
     FUSELAB-DONE
 
-Every result line of a suite becomes one line of the lab's TAP stream, named
-<run>/<suite>/<test>; the boot itself, each suite's completeness and the
-kernel log add lines of their own. Numbering continues across runs through
---state, a small JSON file that also counts passed/failed/skipped/xfail.
+Every result line of a suite becomes one line of the boot's TAP file
+(--tap, a step of the lab's run: test/tap.py), named <run>/<suite>/<test>;
+the boot itself, each suite's completeness and the kernel log add lines of
+their own, and the plan ends the file. The same lines go to stdout.
 
 --xfail names tests that must fail on this kernel (the stock kernel fails
 the tests that prove the series): such a failure is reported as
@@ -74,7 +74,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=1800)
     ap.add_argument("--suites", default="", help="suites that must report")
     ap.add_argument("--log", required=True, help="full console log")
-    ap.add_argument("--state", help="TAP numbering/counters across runs")
+    ap.add_argument("--tap", help="the boot's TAP file (appended to)")
     ap.add_argument("--xfail", help="file of <suite>/<test> patterns that "
                     "must fail on this kernel")
     ap.add_argument("--alias-log", help="the alias plugin's log (QEMU was "
@@ -106,11 +106,11 @@ def main():
         os.execvp(a.qemu, cmd + ["-nographic"])
     cmd += ["-display", "none", "-monitor", "none", "-serial", "stdio"]
 
-    tap = Tap(a.state)
+    tap = Tap(a.tap)
     name = a.name
-    print(f"# {name}: booting: {shlex.join(cmd)}")
-    print(f"# {name}: console log: {a.log}")
-    sys.stdout.flush()
+    tap.emit(f"# {name}: booting: {shlex.join(cmd)}")
+    tap.emit(f"# {name}: console log: {a.log}")
+    tap.flush()
 
     log = open(a.log, "w", errors="replace")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
@@ -196,8 +196,8 @@ def handle_line(line, tap, name):
     m = re.match(r"^FUSELAB-TAP-BEGIN (\S+)$", line)
     if m:
         cur.update(suite=m.group(1), diag=[], plan=None, results=0, failed=0)
-        print(f"# {name}: running {m.group(1)}")
-        sys.stdout.flush()
+        tap.emit(f"# {name}: running {m.group(1)}")
+        tap.flush()
         return
     m = re.match(r"^FUSELAB-TAP-END (\S+) rc=(\d+)$", line)
     if m and cur["suite"]:
@@ -295,8 +295,8 @@ def finish(lines, tap, name, a, done, timed_out, elapsed):
         window_results(lines, tap, name, a.alias_log, ALIAS)
     if a.cache_log:
         window_results(lines, tap, name, a.cache_log, CACHE)
-    print(f"# {name}: {elapsed:.0f} s in QEMU")
-    sys.stdout.flush()
+    tap.emit(f"# {name}: {elapsed:.0f} s in QEMU")
+    tap.close()
 
 
 WINDOW = re.compile(r"^window (\S+) expect=(\S+) (.*)$")

@@ -1,119 +1,247 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""The lab's TAP stream: one numbering and one set of counters across runs.
+"""The lab's results: one TAP file per step, and their summary.
 
-Used by run-qemu.py for guest results, and from the shell for host-side
-checks:  tap.py STATE ok|fail NAME [DIAG...]
-and at the end of a stream:  tap.py STATE summary
+A lab run keeps its results in a directory of its own,
+build/results/<verb>-<date>-<pid>/ (test/lib/results.sh makes it). Each
+step writes NNN-<step>.tap there as it runs: a TAP document of its own,
+numbered from 1, its plan last. NNN is the order in which the steps
+started. run-qemu.py writes a boot's file through Tap below; the shell's
+host-side checks write theirs with tap_ (test/lib/results.sh).
 
-Runs that go side by side (test/lab.sh boots stock and patched at once)
-each count into a state of their own and write their TAP to a file; then,
-one after the other:  tap.py STATE merge PART_STATE PART_TAP
-prints the part's TAP numbered on from STATE and adds its counters.
+At the end of the run
+
+    tap.py summary RUN_DIR
+
+nests the step files into RUN_DIR/run.tap as the kselftest runner does
+(each step's lines behind "# ", then "ok N <step>" or "not ok N <step>"),
+prints one line per step, the failures and "N passed, N failed", and
+exits 1 if a test failed, a step has no plan (it did not finish) or
+nothing ran. Expected failures are the producers' (run-qemu.py knows the
+kernel it booted): a "# TODO" result counts as failed on stock as it must.
 """
-import json
 import os
 import re
 import sys
+import time
 
-RESULT = re.compile(r"^(not ok|ok) \d+( - .*)?$")
-COUNTERS = ("passed", "failed", "skipped", "xfail")
+RESULT = re.compile(r"^(not ok|ok) (\d+)(?: - (.*?))?(?: # (SKIP|TODO)\b ?(.*))?$")
+PLAN = re.compile(r"^1\.\.(\d+)$")
 
 
 class Tap:
-    def __init__(self, state_path):
-        self.path = state_path
-        self.st = {"n": 0, "passed": 0, "failed": 0, "skipped": 0,
-                   "xfail": 0, "failures": []}
-        if state_path and os.path.exists(state_path):
-            with open(state_path) as f:
-                self.st.update(json.load(f))
+    """A step's TAP file: each result goes to the file and to stdout."""
+
+    def __init__(self, path):
+        self.path = path
+        self.n = 0
+        if path and os.path.exists(path):
+            with open(path, errors="replace") as f:
+                self.n = sum(1 for line in f if RESULT.match(line.rstrip("\n")))
+        self.f = open(path, "a") if path else None
+
+    def emit(self, line):
+        print(line)
+        if self.f:
+            self.f.write(line + "\n")
 
     def result(self, ok, name, diag=(), skip=None, xfail=None, race=False):
         """@xfail: why this test must fail here; @race: its failure needs
         a race to be lost, so that a pass says nothing (SKIP)."""
-        self.st["n"] += 1
+        self.n += 1
         for d in diag:
             for line in str(d).splitlines():
-                print("# " + line)
+                self.emit("# " + line)
         if xfail is not None and skip is None and ok and race:
-            self.st["skipped"] += 1
-            print(f"# passes, but must fail on this kernel ({xfail}) when it "
-                  "loses a race: it did not lose it this time")
-            print(f"ok {self.st['n']} - {name} # SKIP inconclusive: the race "
-                  "was not lost")
+            self.emit(f"# passes, but must fail on this kernel ({xfail}) "
+                      "when it loses a race: it did not lose it this time")
+            self.emit(f"ok {self.n} - {name} # SKIP inconclusive: the race "
+                      "was not lost")
         elif xfail is not None and skip is None:
             if ok:
-                self.st["failed"] += 1
-                self.st["failures"].append(name)
-                print(f"# passes, but must fail on this kernel ({xfail}): "
-                      "it cannot tell the kernels apart")
-                print(f"not ok {self.st['n']} - {name}")
+                self.emit(f"# passes, but must fail on this kernel ({xfail}): "
+                          "it cannot tell the kernels apart")
+                self.emit(f"not ok {self.n} - {name}")
             else:
-                self.st["xfail"] += 1
-                print(f"not ok {self.st['n']} - {name} # TODO fails here "
-                      f"as it must ({xfail})")
+                self.emit(f"not ok {self.n} - {name} # TODO fails here as it "
+                          f"must ({xfail})")
         elif skip is not None:
-            self.st["skipped"] += 1
-            print(f"ok {self.st['n']} - {name} # SKIP {skip}")
-        elif ok:
-            self.st["passed"] += 1
-            print(f"ok {self.st['n']} - {name}")
+            self.emit(f"ok {self.n} - {name} # SKIP {skip}")
         else:
-            self.st["failed"] += 1
-            self.st["failures"].append(name)
-            print(f"not ok {self.st['n']} - {name}")
+            self.emit(f"{'ok' if ok else 'not ok'} {self.n} - {name}")
+        self.flush()
+
+    def close(self):
+        """The plan, last: the step has ended."""
+        self.emit(f"1..{self.n}")
+        self.flush()
+
+    def flush(self):
         sys.stdout.flush()
-        self.save()
+        if self.f:
+            self.f.flush()
 
-    def merge(self, part_state, part_tap):
-        part = Tap(part_state).st
-        with open(part_tap, errors="replace") as f:
-            for line in f:
-                line = line.rstrip("\n")
-                m = RESULT.match(line)
-                if m:
-                    self.st["n"] += 1
-                    line = f"{m.group(1)} {self.st['n']}{m.group(2) or ''}"
-                print(line)
-        for k in COUNTERS:
-            self.st[k] += part[k]
-        self.st["failures"] += part["failures"]
-        sys.stdout.flush()
-        self.save()
 
-    def summary(self):
-        """The plan, the failures, "N passed, N failed"; False if a test
-        failed or none ran."""
-        st = self.st
-        print(f"1..{st['n']}")
-        if st["failures"]:
-            print("# failed:")
-            for f in st["failures"]:
-                print(f"#   {f}")
-        tail = f", {st['skipped']} skipped" if st["skipped"] else ""
-        if st["xfail"]:
-            tail += f", {st['xfail']} failed on stock as they must"
-        print(f"{st['passed']} passed, {st['failed']} failed{tail}")
-        return not st["failed"] and st["n"] > 0
+def count(lines):
+    """The counters of one step's TAP lines, its failures' names, and what
+    is wrong with the document itself ("broken"): no plan, or not one plan
+    after the last result, or results not numbered 1..n."""
+    c = {"passed": 0, "failed": 0, "skipped": 0, "xfail": 0, "plan": None,
+         "results": 0, "failures": [], "broken": None}
+    plans = 0
+    for line in lines:
+        m = PLAN.match(line)
+        if m:
+            c["plan"] = int(m.group(1))
+            plans += 1
+            continue
+        m = RESULT.match(line)
+        if not m:
+            continue
+        c["results"] += 1
+        if plans and not c["broken"]:
+            c["broken"] = f"result {m.group(2)} after the plan"
+        if int(m.group(2)) != c["results"] and not c["broken"]:
+            c["broken"] = f"result {m.group(2)} where {c['results']} was due"
+        if m.group(4) == "SKIP":
+            c["skipped"] += 1
+        elif m.group(4) == "TODO":
+            c["xfail"] += 1
+        elif m.group(1) == "ok":
+            c["passed"] += 1
+        else:
+            c["failed"] += 1
+            c["failures"].append(m.group(3) or f"#{m.group(2)}")
+    if c["broken"]:
+        pass
+    elif plans != 1:
+        c["broken"] = ("no plan: the step did not finish" if not plans
+                       else f"{plans} plans")
+    elif c["plan"] != c["results"]:
+        c["broken"] = f"plan 1..{c['plan']}, {c['results']} results"
+    if c["broken"]:
+        c["failed"] += 1
+    return c
 
-    def save(self):
-        if self.path:
-            with open(self.path, "w") as f:
-                json.dump(self.st, f)
+
+# What a boot's results showed, in numbers (headline()): the diagnostics
+# of these tests, summed per boot.  The windows on the daemon's buffers are
+# those of fuse_bufs' own tests, not its controls.
+MEASURES = (
+    ("GUP calls under /dev/fuse copies", r"/fuse_bufs/bufs\.",
+     re.compile(r"measured: GUP hits: (\d+) under /dev/fuse copies")),
+    ("cross-alias loads on the daemon's buffers", r"/alias/fuse_bufs/bufs\.",
+     re.compile(r"measured: cross-alias loads (\d+)")),
+    ("stale loads on the daemon's buffers", r"/cache/fuse_bufs/bufs\.",
+     re.compile(r"measured: stale loads (\d+) hits \+ (\d+) fills")),
+)
+BOOT = re.compile(r"^\d{3}-(\S+?)-(stock|patched|old)-(\w+)\.tap$")
+
+
+def headline(run_dir, steps):
+    """One line per boot: its results and what MEASURES found in them."""
+    out = []
+    for s in steps:
+        m = BOOT.match(s)
+        if not m:
+            continue
+        with open(os.path.join(run_dir, s), errors="replace") as f:
+            lines = f.read().splitlines()
+        c = count(lines)
+        words = [f"{c['passed']} passed, {c['failed']} failed"
+                 + (f", {c['skipped']} skipped" if c["skipped"] else "")
+                 + (f", {c['xfail']} failed as they must" if c["xfail"] else "")]
+        diag = []
+        for what, test, rx in MEASURES:
+            total = tests = 0
+            for line in lines:
+                r = RESULT.match(line)
+                if not r:
+                    d = rx.search(line)
+                    if d:
+                        diag.append(sum(int(g) for g in d.groups()))
+                    continue
+                if diag and re.search(test, r.group(3) or ""):
+                    total += diag[-1]
+                    tests += 1
+                diag = []
+            if tests:
+                words.append(f"{what}: {total} ({tests} "
+                             f"test{'s' if tests > 1 else ''})")
+        out.append(f"lab: {m.group(1)} {m.group(2)}, {m.group(3)}: "
+                   + "; ".join(words))
+    return out
+
+
+def time_spent(run_dir, top=8):
+    """The steps that took longest (steps.tsv: when each began): a step
+    lasts until the next one begins."""
+    try:
+        with open(os.path.join(run_dir, "steps.tsv"), errors="replace") as f:
+            rows = [l.rstrip("\n").split("\t", 1) for l in f if "\t" in l]
+    except OSError:
+        return []
+    times = [(int(t), what) for t, what in rows if t.isdigit()]
+    if not times:
+        return []
+    ends = [t for t, _ in times[1:]] + [int(time.time())]
+    spent = sorted(((end - t, what) for (t, what), end in zip(times, ends)),
+                   reverse=True)
+    total = ends[-1] - times[0][0]
+    return [f"lab: where the time went ({total} s in all), the longest steps:"] + \
+        [f"lab: {s:6d} s  {what}" for s, what in spent[:top]]
+
+
+def summary(run_dir):
+    steps = sorted(f for f in os.listdir(run_dir)
+                   if re.match(r"^\d{3}-.*\.tap$", f))
+    total = {"passed": 0, "failed": 0, "skipped": 0, "xfail": 0}
+    failures = []
+    top = []
+    with open(os.path.join(run_dir, "run.tap"), "w") as out:
+        out.write(f"TAP version 13\n1..{len(steps)}\n")
+        for i, s in enumerate(steps, 1):
+            name = s[4:-4]
+            with open(os.path.join(run_dir, s), errors="replace") as f:
+                lines = f.read().splitlines()
+            c = count(lines)
+            bad = c["failed"] > 0
+            if c["broken"]:
+                failures.append(f"{name}: {c['broken']}")
+            failures += [f"{name}: {t}" for t in c["failures"]]
+            for k in total:
+                total[k] += c[k]
+            out.write(f"# step: {name}\n")
+            for line in lines:
+                out.write(f"# {line}\n")
+            counts = ", ".join(f"{c[k]} {k}" for k in total if c[k])
+            line = f"{'not ok' if bad else 'ok'} {i} {name} # {counts or 'empty'}"
+            out.write(line + "\n")
+            top.append(line)
+    for line in top:
+        print(line)
+    if failures:
+        print("# failed:")
+        for f in failures:
+            print(f"#   {f}")
+    for line in time_spent(run_dir) + headline(run_dir, steps):
+        print(line)
+    n = sum(total.values())
+    if not n:
+        print("# nothing ran")
+    print(f"lab: results of this run: {os.path.relpath(run_dir)}/run.tap "
+          f"({len(steps)} steps, {n} results)")
+    tail = f", {total['skipped']} skipped" if total["skipped"] else ""
+    if total["xfail"]:
+        tail += f", {total['xfail']} failed on stock as they must"
+    print(f"{total['passed']} passed, {total['failed']} failed{tail}")
+    return not total["failed"] and n > 0
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[2] == "summary":
-        sys.exit(0 if Tap(sys.argv[1]).summary() else 1)
-    if len(sys.argv) == 5 and sys.argv[2] == "merge":
-        Tap(sys.argv[1]).merge(sys.argv[3], sys.argv[4])
-        return
-    if len(sys.argv) < 4 or sys.argv[2] not in ("ok", "fail"):
-        sys.exit("usage: tap.py STATE ok|fail NAME [DIAG...]\n"
-                 "       tap.py STATE merge PART_STATE PART_TAP\n"
-                 "       tap.py STATE summary")
-    Tap(sys.argv[1]).result(sys.argv[2] == "ok", sys.argv[3], sys.argv[4:])
+    if len(sys.argv) == 3 and sys.argv[1] == "summary":
+        sys.exit(0 if summary(sys.argv[2]) else 1)
+    sys.exit("usage: tap.py summary RUN_DIR")
 
 
 if __name__ == "__main__":

@@ -18,14 +18,13 @@ cmd_bench() {
 	PROFILE=bench
 	cmd_setup
 	need_pkgs gnuplot-nox
-	rm -f "$TAP_STATE"
+	results_open bench
 	rm -rf "$out" && mkdir -p "$out"
 	for a in $BENCH_ARCHES; do
 		for f in stock patched; do cmd_kernel "$a" "$f"; done
 		cmd_suite "$a"
 	done
 	total=$(($(echo $BENCH_ARCHES | wc -w) * BENCH_ROUNDS * 4))
-	echo "TAP version 13"
 	for r in $(seq "$BENCH_ROUNDS"); do
 		# alternate which kernel goes first, round by round
 		order="stock patched"
@@ -47,19 +46,22 @@ cmd_bench() {
 	step "bench: $total boots done, $((SECONDS - t0)) s with the kernel builds; writing docs/perf.md"
 	python3 "$TOP/test/bench.py" --out "$TOP/docs" "$out"/*.log ||
 		die "test/bench.py failed" "python3 test/bench.py --out docs build/bench/*.log"
-	summary bench
+	summary
 }
 
 # One bench boot of ARCH's FLAVOUR kernel with QEMU arguments ARGS.
 bench_boot() {
-	local arch=$1 flavour=$2 args=$3 log=$4 tag=$5 dir initrd
+	local arch=$1 flavour=$2 args=$3 log=$4 tag=$5 dir initrd rc=0
 	dir=$(img_dir "$arch" "$flavour")
-	initrd=$B/initrd/$KVER-$arch-$flavour-bench.cpio.gz
+	tap_step "$KVER-$arch-$flavour-bench-$tag"
+	initrd=${TAP_FILE%.tap}.initrd.cpio.gz
 	cat "$B/initrd/$KVER-$arch-suite.cpio.gz" "$dir/kmod.cpio.gz" >"$initrd"
 	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour-bench-$tag" \
 		--qemu "$QEMU" --qemu-args "$args${KDTB:+ -dtb $dir/dtb}" --console "$CONSOLE" \
 		--kernel "$dir/image" --initrd "$initrd" \
 		--append "loglevel=4 fuselab.only=fuse_bench,ubench fuselab.args=bench,$BENCH_MIB" \
 		--timeout "${BOOT_TIMEOUT:-1800}" --suites "fuse_bench ubench" \
-		--log "$log" --state "$TAP_STATE"
+		--log "$log" --tap "$TAP_FILE" || rc=$?
+	rm -f "$initrd"
+	return "$rc"
 }

@@ -72,7 +72,7 @@ busybox_for() {
 cmd_run() {
 	[ $# -ge 2 ] || die "usage: test/lab.sh run ARCH stock|patched|old [suite|debian|alias|cache|crash]"
 	case $2 in stock | patched | old) ;; *) die "FLAVOUR must be stock, patched or old, not '$2'" ;; esac
-	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash=
+	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash= out rc=0
 	local timeout=${BOOT_TIMEOUT:-1500}
 	case $guest in suite | alias | cache | crash | debian) ;;
 	*) die "GUEST must be suite, alias, cache, crash or debian, not '$guest'" ;; esac
@@ -83,6 +83,14 @@ cmd_run() {
 	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "$(lab_env)test/lab.sh kernel $arch $flavour"
 	[ "$guest" = debian ] || [ -f "$B/suite/$KVER-$arch/tests" ] ||
 		die "no suite for $arch" "$(lab_env)test/lab.sh suite $arch"
+	# a step of its own, unless boot_flavours gave it its file (BOOT_TAP)
+	if [ -n "${BOOT_TAP:-}" ]; then
+		TAP_FILE=$BOOT_TAP
+	else
+		tap_step "$(boot_step_name "$arch" "$flavour" "$guest")"
+	fi
+	# what the boot leaves: beside its TAP file
+	out=${TAP_FILE%.tap}
 	append="loglevel=4"
 	case $guest in
 	suite)
@@ -97,7 +105,7 @@ cmd_run() {
 		suites=$(echo "${ONLY:-$ALIAS_SUITES}" | tr , ' ')
 		append="$append fuselab.only=${ONLY:-$ALIAS_SUITES} fuselab.args=${ARGS:-$ALIAS_TESTS} fuselab.plugin=alias"
 		tag=-alias
-		alias=$B/logs/alias-$KVER-$arch-$flavour.log
+		alias=$out.alias.log
 		extra="-plugin $(plugin alias),log=$alias,$ALIAS_ARGS"
 		;;
 	cache)
@@ -107,7 +115,7 @@ cmd_run() {
 		suites=$(echo "${ONLY:-$CACHE_SUITES}" | tr , ' ')
 		append="$append fuselab.only=${ONLY:-$CACHE_SUITES} fuselab.args=${ARGS:-$CACHE_TESTS} fuselab.plugin=cache"
 		tag=-cache
-		cache=$B/logs/cache-$KVER-$arch-$flavour.log
+		cache=$out.cache.log
 		QEMU=$(qemu10 "$QEMU")
 		extra="-audio none -plugin $(plugin cache926),log=$cache${CACHE_ARGS:+,$CACHE_ARGS}"
 		;;
@@ -136,20 +144,25 @@ cmd_run() {
 	[ -z "$KDTB" ] || extra="$extra -dtb $dir/dtb"
 	if [ "$guest" != debian ] && [ -f "$dir/kmod.cpio.gz" ]; then
 		# this kernel's test modules, as a second archive
-		cat "$initrd" "$dir/kmod.cpio.gz" >"$B/initrd/$KVER-$arch-$flavour-kmod.cpio.gz"
-		initrd=$B/initrd/$KVER-$arch-$flavour-kmod.cpio.gz
+		cat "$initrd" "$dir/kmod.cpio.gz" >"$out.initrd.cpio.gz"
+		initrd=$out.initrd.cpio.gz
 	fi
 	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour$tag" \
 		--qemu "$QEMU" --qemu-args "$QEMU_ARGS $extra" --console "$CONSOLE" \
 		--kernel "$dir/image" --initrd "$initrd" \
 		--append "$append" --timeout "$timeout" \
 		--suites "$suites" \
-		--log "$B/logs/console-$KVER-$arch-$flavour$tag.log" \
-		--state "$TAP_STATE" \
+		--log "$out.console.log" \
+		--tap "$TAP_FILE" \
 		--rerun "$(lab_env)test/lab.sh run $arch $flavour $guest" \
 		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"} ${cache:+--cache-log "$cache"} \
-		${crash:+--crash "$crash"}
+		${crash:+--crash "$crash"} || rc=$?
+	rm -f "$out.initrd.cpio.gz"
+	return "$rc"
 }
+
+# The name of the step of a boot.
+boot_step_name() { echo "$KVER-$1-$2-$3"; }
 
 # QEMU 10 from bookworm-backports (its plugins read registers), unpacked
 # into build/qemu10 beside Debian 12's QEMU 7.2; prints a wrapper for
@@ -209,8 +222,8 @@ cmd_shell() {
 		--append "fuselab.shell=1" --log /dev/null
 }
 
-# The caller starts the TAP stream ($TAP_STATE); the header is printed
-# unless a parent run printed it already (LAB_IN_STREAM).
+# The boots of the suite and the plugin runs on ARCHES, each of the
+# flavours given, after their kernels and the suite are built.
 run_flavours() {
 	local a g t0=$SECONDS
 	cmd_setup
@@ -218,7 +231,6 @@ run_flavours() {
 		for g in "$@"; do cmd_kernel "$a" "$g"; done
 		cmd_suite "$a"
 	done
-	[ -n "${LAB_IN_STREAM:-}" ] || echo "TAP version 13"
 	for a in $ARCHES; do boot_flavours "$a" suite "$@"; done
 	for g in alias cache crash; do
 		for a in $(guest_arches "$g"); do
@@ -254,31 +266,31 @@ prepare_guest() {
 # Boots GUEST on ARCH for each flavour given, side by side: TCG runs a
 # guest CPU on one host thread, armv5's guests have one CPU and the others
 # seldom keep two busy, so two boots at once take about the time of the
-# longer one.  Each boot counts into a TAP state and file of its own
-# (build/logs/part-*); they join the stream in the order given once both
-# have ended.  LAB_SERIAL=1: one after the other, straight into the stream.
+# longer one.  Each boot writes a step file of its own, numbered before
+# they start; their output (build/results/<run>/NNN-*.out) joins stdout in
+# the order given once both have ended.  LAB_SERIAL=1: one after the
+# other, straight to stdout.
 boot_flavours() {
-	local arch=$1 guest=$2 f i part rc=0 failed=() pids=()
+	local arch=$1 guest=$2 f i rc=0 failed=() pids=() taps=()
 	shift 2
+	tap_end
 	if [ "${LAB_SERIAL:-0}" = 1 ] || [ $# -lt 2 ]; then
 		for f in "$@"; do cmd_run "$arch" "$f" "$guest"; done
 		return
 	fi
 	prepare_guest "$arch" "$guest"
-	step "boot $KVER-$arch $guest: $* side by side (console: build/logs/console-$KVER-$arch-*.log)"
-	for f in "$@"; do
-		part=$B/logs/part-$KVER-$arch-$f-$guest
-		rm -f "$part.json" "$part.tap"
-		TAP_STATE=$part.json cmd_run "$arch" "$f" "$guest" >"$part.tap" 2>&1 &
+	for f in "$@"; do taps+=("$(tap_new "$(boot_step_name "$arch" "$f" "$guest")")"); done
+	step "boot $KVER-$arch $guest: $* side by side (in ${LAB_RESULTS#"$TOP"/}: ${taps[*]##*/})"
+	for i in "${!taps[@]}"; do
+		BOOT_TAP=${taps[$i]} cmd_run "$arch" "${@:$((i + 1)):1}" "$guest" >"${taps[$i]%.tap}.out" 2>&1 &
 		pids+=($!)
 	done
 	for i in "${!pids[@]}"; do
 		wait "${pids[$i]}" || { rc=$?; failed+=("${@:$((i + 1)):1}"); }
 	done
-	for f in "$@"; do
-		part=$B/logs/part-$KVER-$arch-$f-$guest
-		[ -f "$part.json" ] || echo '{}' >"$part.json"
-		python3 "$TOP/test/tap.py" "$TAP_STATE" merge "$part.json" "$part.tap"
+	for i in "${!taps[@]}"; do
+		echo "# step: ${taps[$i]##*/}"
+		cat "${taps[$i]%.tap}.out"
 	done
 	[ $rc = 0 ] || die "the $guest boot of $KVER-$arch ${failed[*]} did not run to its end (its output is above)" \
 		"test/lab.sh run $arch ${failed[0]} $guest"

@@ -4,6 +4,7 @@
 . "$TOP/test/lib/log.sh"
 . "$TOP/test/lib/kver.sh"
 . "$TOP/test/lib/debsrc.sh"
+. "$TOP/test/lib/results.sh"
 
 # KSRC=<tree>: checked here, once, since ksrc() runs in $(...) where its
 # die stops nothing but the subshell
@@ -48,13 +49,6 @@ CRASH_TESTS=-f,uring_small
 CRASH_BUG='kernel BUG at fs/fuse/dev\.c'
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export CCACHE_DIR=${CCACHE_DIR:-$B/ccache}
-# The TAP stream's numbering and counters (test/tap.py): one file per lab
-# process, so that two runs at once do not count into each other; a lab
-# started by another (the backport's checks in make check) inherits it.
-if [ -z "${TAP_STATE:-}" ]; then
-	export TAP_STATE=$B/logs/tap-state-$$.json
-	trap 'rm -f "$TAP_STATE"' EXIT
-fi
 # The series of KVER: mainline's at the top, a backport under stable/<KVER>/.
 # KTAG prefixes the TAP names of a backport's checks (series/6.1/...).
 SERIES_DIR=$TOP/$(kver_field "$KVER" 3) KTAG=
@@ -88,6 +82,3 @@ usage() {
 	echo "environment: the comment at the top of test/lab.sh"
 }
 
-
-# The stream's plan and counts, then "N passed, N failed"; exit 1 on a failure.
-summary() { python3 "$TOP/test/tap.py" "$TAP_STATE" summary; }

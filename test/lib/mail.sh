@@ -111,10 +111,12 @@ mail_cover() {
 # of the base gives the tree quiltimport made; checkpatch --strict passes on
 # each mail.
 cmd_mail_check() {
-	local t=mail/$KVER cfg=$B/mail/test-gitconfig out=$B/mail/check-$KVER log am f n=0 want
+	local t=mail/$KVER cfg out log am f n=0 want
 	local me="Lab Submitter <submitter@example.invalid>" tb="Tested-by: Lab Tester <tester@example.invalid>"
+	tap_step "$KVER-mail"
+	# what the check writes is the run's: its mails, git identity and clone
+	out=${TAP_FILE%.tap}.mails cfg=${TAP_FILE%.tap}.gitconfig am=${TAP_FILE%.tap}.am
 	mkdir -p "$B/mail"
-	rm -rf "$out-refused"
 	if log=$( (export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 MAIL_OUT=$out-refused
 		cd "$B/mail" && cmd_mail) 2>&1); then
 		tap_ fail "$t/refused_without_a_submitter" "make mail succeeded with no git identity"
@@ -147,8 +149,7 @@ Signed-off-by: $me" ] || echo "${f##*/}: does not end with the configured traile
 	if [ -z "$log" ]; then tap_ ok "$t/trailers_from_the_submitter"; else tap_ fail "$t/trailers_from_the_submitter" "$log"; fi
 	log=$(python3 "$TOP/test/mail/check_cover.py" "$out/0000-cover-letter.patch" "$TOP/docs/perf/summary.json")
 	if [ -z "$log" ]; then tap_ ok "$t/cover_letter_quotes_docs_perf_md"; else tap_ fail "$t/cover_letter_quotes_docs_perf_md" "$log"; fi
-	am=$B/mail/$KVER-am
-	rm -rf "$am" && git clone -q --shared "$B/mail/$KVER-base" "$am"
+	git clone -q --shared "$B/mail/$KVER-base" "$am"
 	if log=$(cd "$am" && GIT_CONFIG_GLOBAL=$cfg GIT_CONFIG_NOSYSTEM=1 git am -q $(ls "$out"/0*.patch | grep -v /0000-) 2>&1) &&
 		[ "$(git -C "$am" rev-parse 'HEAD^{tree}')" = "$(git -C "$B/mail/$KVER-work" rev-parse 'HEAD^{tree}')" ]; then
 		tap_ ok "$t/git_am_onto_a_fresh_base" "measured: $(git -C "$am" rev-list --count lab-base..HEAD) commits, tree $(git -C "$am" rev-parse --short 'HEAD^{tree}')"

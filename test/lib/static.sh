@@ -1,8 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # Host-side checks of the series: static, checkpatch, cocci, applies, bisect (sourced by test/lab.sh).
 
-tap_() { python3 "$TOP/test/tap.py" "$TAP_STATE" "$@"; }
-
 # Debian 12's sparse (0.6.4) cannot parse 7.2: scripts/checker-valid.sh
 # rejects it and C=1 then checks nothing, successfully.  Unstable's sparse
 # runs here with unstable's glibc through that glibc's own loader: two
@@ -97,6 +95,7 @@ warnings_of() {
 cmd_static() {
 	local arch=${1:-x86_64} obj dirs f log cmd src n total o new probe kind
 	load_arch "$arch"
+	tap_step "$KVER-static-$arch"
 	[ -n "$(series_targets "$KARCH")" ] || { step "static: the series touches no C files"; return 0; }
 	# the series as it is now, on stock's configuration
 	make_tree patched
@@ -154,10 +153,12 @@ cmd_static() {
 	done
 }
 
-# checkpatch.sh's verdict per patch, in the lab's TAP stream.
+# checkpatch.sh's verdict per patch, a step of its own.
 cmd_checkpatch() {
-	local line log=$B/logs/checkpatch-$KVER.tap t=checkpatch
+	local line log t=checkpatch
 	[ "$KVER" = "$MAINLINE" ] || t=checkpatch/$KVER
+	tap_step "$KVER-checkpatch"
+	log=${TAP_FILE%.tap}.checkpatch.out
 	KVER=$KVER KSRC=$(ksrc) "$TOP/checkpatch.sh" >"$log" 2>&1 || true
 	while IFS= read -r line; do
 		case $line in
@@ -173,8 +174,9 @@ cmd_checkpatch() {
 # after the series (make audit runs it over whole trees).
 cmd_cocci() {
 	local line log out f rc
+	tap_step cocci
 	for f in run mutate; do
-		log=$B/logs/cocci-$f.tap
+		log=${TAP_FILE%.tap}.$f.out
 		"$TOP/coccinelle/tests/$f.sh" >"$log" 2>&1 || true
 		while IFS= read -r line; do
 			case $line in
@@ -223,6 +225,7 @@ push_one() {
 # Each patch applies to KVER's tree without fuzz (no builds: see bisect).
 cmd_applies() {
 	local p
+	tap_step "$KVER-applies"
 	make_tree scratch
 	for p in $(series_patches); do push_one "$p" || break; done
 }
@@ -232,6 +235,7 @@ cmd_applies() {
 cmd_bisect() {
 	local arch=${1:-x86_64} obj p i=0
 	load_arch "$arch"
+	tap_step "$KVER-bisect-$arch"
 	[ -f "$(kobj stock "$arch")/.config" ] ||
 		die "no configured $arch tree in $(kobj stock "$arch")" "test/lab.sh kernel $arch stock"
 	make_tree scratch
@@ -259,6 +263,7 @@ cmd_bisect() {
 # Makefile calls is there; README.md names every Makefile target.
 cmd_verbs_check() {
 	local v bad=() arms targets
+	tap_step lab-verbs
 	arms=$(sed -n '/^\tcase $verb in$/,/^\tesac$/p' "$TOP/test/lab.sh" |
 		sed -n 's/^\t\([a-z0-9-]*\)).*/\1/p')
 	for v in $(verbs | cut -f1); do

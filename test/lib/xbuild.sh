@@ -33,6 +33,7 @@ debian_config() {
 cmd_xbuild() {
 	local name karch cross defcfg asserts obj targets f log frags key bad t new n KARCH CROSS_COMPILE
 	# on a backport's tree, what it lacks (test/config/<KVER>.config) wins
+	tap_step "$KVER-xbuild"
 	frags=xbuild.config
 	[ ! -f "$TOP/test/config/$KVER.config" ] || frags="$frags $KVER.config"
 	for name in $XBUILD_ARCHES; do
