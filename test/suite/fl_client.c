@@ -120,3 +120,73 @@ int fl_client_rw(struct fl_fs *fs, void *arg)
 		return 200;
 	return 0;
 }
+
+/*
+ * Serve with buffer @b until a request of @opcode arrives (it is left
+ * unanswered, copied to b->lin), or for FUSE_STATFS until anything is
+ * queued (then nothing is read). 0, or -errno.
+ */
+int fl_serve_until(struct fl_fs *fs, struct fl_buf *b, uint32_t opcode)
+{
+	for (;;) {
+		const struct fuse_in_header *in;
+		ssize_t n;
+
+		if (!fl_readable(fs, 5000))
+			return -ETIMEDOUT;
+		if (opcode == FUSE_STATFS)
+			return 0;
+		n = fl_recv(fs, b, &in);
+		if (n < 0)
+			return n;
+		if (in->opcode == opcode) {
+			memmove(b->lin, in, in->len);
+			return 0;
+		}
+		n = fl_handle(fs, b, in);
+		if (n)
+			return n;
+	}
+}
+
+/*
+ * Keep serving with @b until client @pid exits; its exit code (an errno, 0
+ * for success), or -1 if it still waits after 10 s (then the connection is
+ * aborted to release it: a request the daemon has taken cannot be killed
+ * from the client's side).
+ */
+int fl_serve_until_exit(struct fl_fs *fs, struct fl_buf *b, pid_t pid)
+{
+	uint64_t end = fl_now_ms() + 10000;
+
+	while (fl_now_ms() < end) {
+		const struct fuse_in_header *in;
+		int status;
+
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 300;
+		if (fl_readable(fs, 10) && fl_recv(fs, b, &in) > 0)
+			fl_handle(fs, b, in);
+	}
+	fl_abort(fs);
+	fl_wait(pid, 5000);
+	return -1;
+}
+
+/* The client's RELEASE may still be queued: "waiting" drains to 0. */
+long fl_serve_until_drained(struct fl_fs *fs, struct fl_buf *b)
+{
+	uint64_t end = fl_now_ms() + 3000;
+	long w = -1;
+
+	while (fl_now_ms() < end) {
+		const struct fuse_in_header *in;
+
+		w = fl_waiting(fs);
+		if (w == 0)
+			break;
+		if (fl_readable(fs, 10) && fl_recv(fs, b, &in) > 0)
+			fl_handle(fs, b, in);
+	}
+	return w;
+}

@@ -209,3 +209,41 @@ void fl_buf_free(struct fl_buf *b)
 	}
 	memset(b, 0, sizeof(*b));
 }
+
+/* @p with @tag in bits 59:56, where MTE looks for a pointer's tag */
+void *fl_mte_tagged(void *p, unsigned long tag)
+{
+#ifdef __aarch64__
+	return (void *)(((uintptr_t)p & ~(0xfUL << 56)) | tag << 56);
+#else
+	(void)tag;
+	return p;
+#endif
+}
+
+/* Give [p, p + len) the allocation tag of p's pointer tag (STG). */
+void fl_mte_set_tags(void *p, size_t len)
+{
+#ifdef __aarch64__
+	for (uintptr_t a = (uintptr_t)p; a < (uintptr_t)p + len;
+	     a += FL_MTE_GRANULE)
+		asm volatile(".arch armv8.5-a+memtag\n\tstg %0, [%0]"
+			     : : "r"(a) : "memory");
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
+/* The allocation tag of @p's granule (LDG, which is not tag checked). */
+unsigned int fl_mte_get_tag(void *p)
+{
+#ifdef __aarch64__
+	asm volatile(".arch armv8.5-a+memtag\n\tldg %0, [%0]"
+		     : "+r"(p) : : "memory");
+	return ((uintptr_t)p >> 56) & 0xf;
+#else
+	(void)p;
+	return 0;
+#endif
+}

@@ -199,3 +199,19 @@ int fl_gup_stop(struct fl_gup *g)
 	}
 	return 0;
 }
+
+/* Is @name a function of the running kernel (/proc/kallsyms)? */
+bool fl_kernel_has_function(const char *name)
+{
+	char line[256], sym[128];
+	bool found = false;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %*[tT] %127s", sym) == 1 &&
+			!strcmp(sym, name);
+	fclose(f);
+	return found;
+}

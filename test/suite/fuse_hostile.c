@@ -83,50 +83,20 @@ static pid_t start_client(struct __test_metadata *_metadata,
 			  void *arg, uint32_t opcode)
 {
 	pid_t pid = fl_spawn(self->fs, fn, arg);
+	int err;
 
 	ASSERT_LT(0, pid);
-	/* the client's OPEN (if any) is served normally */
-	for (;;) {
-		const struct fuse_in_header *in;
-
-		ASSERT_TRUE(fl_readable(self->fs, 5000))
-			TH_LOG("no request from the client");
-		if (opcode == FUSE_STATFS)
-			break;
-		/* serve what comes first (LOOKUP, OPEN) until @opcode */
-		ASSERT_LT(0, fl_recv(self->fs, &self->b, &in));
-		if (in->opcode == opcode) {
-			memcpy(self->b.lin, in, in->len);
-			return pid;
-		}
-		ASSERT_EQ(0, fl_handle(self->fs, &self->b, in));
-	}
+	/* the client's LOOKUP and OPEN (if any) are served normally */
+	err = fl_serve_until(self->fs, &self->b, opcode);
+	ASSERT_EQ(0, err) TH_LOG("serving the client until opcode %u: %s",
+				 opcode, strerror(-err));
 	return pid;
 }
 
-/*
- * Keep serving (a well-behaved daemon again) until the client exits; return
- * its exit code (an errno, 0 for success) or -1 if it still waits after
- * 10 s. A request the daemon has taken cannot be killed from the client
- * side, so a hung client is released by aborting the connection.
- */
+/* Keep serving until the client exits: its exit code, -1 if it hangs. */
 static int finish(FIXTURE_DATA(hostile) *self, pid_t pid)
 {
-	uint64_t end = fl_now_ms() + 10000;
-
-	while (fl_now_ms() < end) {
-		const struct fuse_in_header *in;
-		int status;
-
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 300;
-		if (fl_readable(self->fs, 10) &&
-		    fl_recv(self->fs, &self->b, &in) > 0)
-			fl_handle(self->fs, &self->b, in);
-	}
-	fl_abort(self->fs);
-	fl_wait(pid, 5000);
-	return -1;
+	return fl_serve_until_exit(self->fs, &self->b, pid);
 }
 
 /*
@@ -136,20 +106,8 @@ static int finish(FIXTURE_DATA(hostile) *self, pid_t pid)
 static void check_waiting_drains(struct __test_metadata *_metadata,
 				 FIXTURE_DATA(hostile) *self)
 {
-	uint64_t end = fl_now_ms() + 3000;
-	long w = -1;
-
-	while (fl_now_ms() < end) {
-		const struct fuse_in_header *in;
-
-		w = fl_waiting(self->fs);
-		if (w == 0)
-			break;
-		if (fl_readable(self->fs, 10) &&
-		    fl_recv(self->fs, &self->b, &in) > 0)
-			fl_handle(self->fs, &self->b, in);
-	}
-	ASSERT_EQ(0, w) TH_LOG("connection still counts waiting requests");
+	ASSERT_EQ(0, fl_serve_until_drained(self->fs, &self->b))
+		TH_LOG("connection still counts waiting requests");
 }
 
 /* A read(2) that fails, then the client's fate. */
@@ -298,22 +256,6 @@ TEST_F(hostile, reply_payload_from_unmapped_gets_efault)
 	check_waiting_drains(_metadata, self);
 }
 
-/* Is @name a function of the running kernel (/proc/kallsyms)? */
-static bool kernel_has_function(const char *name)
-{
-	char line[256], sym[128];
-	bool found = false;
-	FILE *f = fopen("/proc/kallsyms", "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "%*s %*[tT] %127s", sym) == 1 &&
-			!strcmp(sym, name);
-	fclose(f);
-	return found;
-}
-
 /*
  * Reply to a direct I/O READ with a payload whose second part is unmapped:
  * when the copy fails, the kernel has already stored half a page into the
@@ -326,7 +268,7 @@ static bool kernel_has_function(const char *name)
  */
 TEST_F(hostile, reply_failing_mid_folio_writes_the_folio_back)
 {
-	bool folios = kernel_has_function("fuse_copy_folio");
+	bool folios = fl_kernel_has_function("fuse_copy_folio");
 	const char *const flush[] = {
 		folios ? "flush_dcache_folio" : "flush_dcache_page"
 	};
@@ -385,137 +327,6 @@ TEST_F(hostile, reply_failing_mid_folio_writes_the_folio_back)
  * order: a flush of one of the client's folios after its unpin is a flush
  * of a page the copier no longer owns.
  */
-#if defined(__arm__)
-#define KP_ARG0		"%r0"
-#elif defined(__aarch64__)
-#define KP_ARG0		"%x0"
-#elif defined(__x86_64__)
-#define KP_ARG0		"%di"
-#else
-#define KP_ARG0		NULL
-#endif
-
-#define KP_TRACE	"/sys/kernel/tracing"
-#define KP_MAX_UNPINS	64
-
-static int kp_write(const char *file, const char *val, bool append)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), KP_TRACE "/%s", file);
-	return fl_write(path, val, append);
-}
-
-/* Probe @sym as event fuselab/<name>, with its first argument as folio=. */
-static int kp_add(const char *name, const char *sym)
-{
-	char def[128];
-
-	snprintf(def, sizeof(def), "p:fuselab/%s %s folio=%s\n", name, sym,
-		 KP_ARG0);
-	return kp_write("kprobe_events", def, true);
-}
-
-static void kp_remove(void)
-{
-	kp_write("events/fuselab/enable", "0", false);
-	kp_write("kprobe_events", "-:fuselab/fl_flush\n", true);
-	kp_write("kprobe_events", "-:fuselab/fl_unpin\n", true);
-}
-
-static int kp_start(void)
-{
-	int ret;
-
-	kp_remove();
-	if ((ret = kp_add("fl_flush", "flush_dcache_folio")) ||
-	    (ret = kp_add("fl_unpin", "unpin_folio")) ||
-	    (ret = kp_write("current_tracer", "nop", false)) ||
-	    (ret = kp_write("buffer_size_kb", "4096", false)) ||
-	    (ret = kp_write("trace", "", false)) ||
-	    (ret = kp_write("events/fuselab/enable", "1", false)) ||
-	    (ret = kp_write("tracing_on", "1", false)))
-		kp_remove();
-	return ret;
-}
-
-/* What the trace says about the folios unpinned in it (the client's). */
-struct kp_order {
-	unsigned long unpinned[KP_MAX_UNPINS];	/* each folio once */
-	unsigned long first_unpin[KP_MAX_UNPINS]; /* its first unpin's event */
-	unsigned int nunpinned;
-	unsigned long flushes_before;	/* of such a folio, before its unpin */
-	unsigned long flushes_after;	/* ... and after it */
-	unsigned long late_folio;	/* the first one flushed after */
-	unsigned long lost;		/* events written but not in the buffer */
-};
-
-/* The index of @folio in o->unpinned, or -1. */
-static int kp_unpinned(const struct kp_order *o, unsigned long folio)
-{
-	for (unsigned int i = 0; i < o->nunpinned; i++)
-		if (o->unpinned[i] == folio)
-			return i;
-	return -1;
-}
-
-/*
- *   comm-pid [cpu] flags ts: fl_unpin: (unpin_folio+0x0/0x..) folio=0x...
- * Returns 'f' (a flush), 'u' (an unpin) or 0 (anything else).
- */
-static char kp_event(const char *line, unsigned long *folio)
-{
-	const char *arg = strstr(line, " folio=0x");
-
-	if (line[0] == '#' || !arg)
-		return 0;
-	*folio = strtoul(arg + 9, NULL, 16);
-	if (strstr(line, " fl_flush: "))
-		return 'f';
-	return strstr(line, " fl_unpin: ") ? 'u' : 0;
-}
-
-/*
- * Stop and read the trace twice: first the unpins (the folios that matter,
- * each with the event number of its first unpin), then each flush of one of
- * those folios, as before or after that unpin.
- */
-static int kp_stop(struct kp_order *o)
-{
-	unsigned long in_buf, written, folio, n;
-	char line[512], ev;
-	int pass, i;
-
-	memset(o, 0, sizeof(*o));
-	kp_write("tracing_on", "0", false);
-	for (pass = 0; pass < 2; pass++) {
-		FILE *f = fopen(KP_TRACE "/trace", "r");
-
-		if (!f)
-			return -errno;
-		for (n = 0; fgets(line, sizeof(line), f); n++) {
-			if (sscanf(line, "# entries-in-buffer/entries-written: %lu/%lu",
-				   &in_buf, &written) == 2)
-				o->lost = written - in_buf;
-			ev = kp_event(line, &folio);
-			i = ev ? kp_unpinned(o, folio) : -1;
-			if (!pass && ev == 'u' && i < 0 &&
-			    o->nunpinned < KP_MAX_UNPINS) {
-				o->unpinned[o->nunpinned] = folio;
-				o->first_unpin[o->nunpinned++] = n;
-			} else if (pass && ev == 'f' && i >= 0) {
-				if (n < o->first_unpin[i])
-					o->flushes_before++;
-				else if (!o->flushes_after++)
-					o->late_folio = folio;
-			}
-		}
-		fclose(f);
-	}
-	kp_remove();
-	return 0;
-}
-
 struct opener {
 	char path[96];
 	int fd, err;
@@ -633,17 +444,17 @@ TEST_F_TIMEOUT(hostile, abort_while_reply_faults_flushes_before_unpin, 90)
 	struct fuse_out_header oh;
 	struct iovec iov[3];
 	struct aborter a;
-	struct kp_order o;
+	struct fl_folio_order o;
 	unsigned char *f1;
 	pthread_t t;
 	int fd, ret, err, res;
 	pid_t pid;
 
-	if (!kernel_has_function("flush_dcache_folio"))
+	if (!fl_kernel_has_function("flush_dcache_folio"))
 		SKIP(return, "flush_dcache_folio() is an empty inline here");
-	if (!kernel_has_function("unpin_folio"))
+	if (!fl_kernel_has_function("unpin_folio"))
 		SKIP(return, "no unpin_folio(): direct I/O pages are released with put_page() here (6.1)");
-	if (!KP_ARG0)
+	if (!fl_folio_order_supported())
 		SKIP(return, "the first argument's register is not known here");
 
 	/* page-cache opens, FUSE_ASYNC_DIO: a mount of its own */
@@ -670,7 +481,7 @@ TEST_F_TIMEOUT(hostile, abort_while_reply_faults_flushes_before_unpin, 90)
 	pid = start_client(_metadata, self, client_odirect_read, &c, FUSE_READ);
 	close(c.res[1]);
 	close(c.go[0]);
-	ret = kp_start();
+	ret = fl_folio_order_start();
 	ASSERT_EQ(0, ret) TH_LOG("kprobe events: %s", strerror(-ret));
 
 	good_header(self, &oh);
@@ -683,7 +494,7 @@ TEST_F_TIMEOUT(hostile, abort_while_reply_faults_flushes_before_unpin, 90)
 	err = errno;
 	pthread_join(t, NULL);
 	res = client_result(&c, 10000);
-	ASSERT_EQ(0, kp_stop(&o));
+	ASSERT_EQ(0, fl_folio_order_stop(&o));
 	close(c.go[1]);
 	fl_wait(pid, 5000);
 	close(c.res[0]);

@@ -50,6 +50,7 @@
 #define SEGV_MTESERR		9
 #endif
 
+
 #define FILE_LEN	FL_CLIENT_RW_LEN	/* what fl_client_rw() moves */
 /* What "promptly" means: far above a good return, even under TCG. */
 #define DEADLINE_MS	10000u
@@ -57,40 +58,6 @@
 /* The tag the buffer's memory gets, and the other one the daemon uses. */
 #define MEM_TAG		0x3ul
 #define BAD_TAG		0x5ul
-#define MTE_GRANULE	16u
-
-/* @p with @tag in bits 59:56, where MTE looks for a pointer's tag */
-static void *with_tag(void *p, unsigned long tag)
-{
-#ifdef __aarch64__
-	return (void *)(((uintptr_t)p & ~(0xfUL << 56)) | tag << 56);
-#else
-	return p;
-#endif
-}
-
-/* Give [p, p + len) the allocation tag of p's pointer tag (STG). */
-static void mte_set_tags(void *p, size_t len)
-{
-#ifdef __aarch64__
-	for (uintptr_t a = (uintptr_t)p; a < (uintptr_t)p + len;
-	     a += MTE_GRANULE)
-		asm volatile(".arch armv8.5-a+memtag\n\tstg %0, [%0]"
-			     : : "r"(a) : "memory");
-#endif
-}
-
-/* The allocation tag of @p's granule (LDG, which is not tag checked). */
-static unsigned int mte_get_tag(void *p)
-{
-#ifdef __aarch64__
-	asm volatile(".arch armv8.5-a+memtag\n\tldg %0, [%0]"
-		     : "+r"(p) : : "memory");
-	return ((uintptr_t)p >> 56) & 0xf;
-#else
-	return 0;
-#endif
-}
 
 /* Read @len bytes at @p as the kernel does, unchecked (/proc/self/mem). */
 static ssize_t peek(void *p, void *out, size_t len)
@@ -100,80 +67,9 @@ static ssize_t peek(void *p, void *out, size_t len)
 
 	if (fd < 0)
 		return -1;
-	n = pread(fd, out, len, (off_t)(uintptr_t)with_tag(p, 0));
+	n = pread(fd, out, len, (off_t)(uintptr_t)fl_mte_tagged(p, 0));
 	close(fd);
 	return n;
-}
-
-/* ---------------------------------------------- the daemon's side, shared */
-
-/*
- * Serve with buffer @b until a request of @opcode arrives (it is left
- * unanswered, copied to b->lin), or for FUSE_STATFS until anything is
- * queued (then nothing is read). 0, or -errno.
- */
-static int serve_until(struct fl_fs *fs, struct fl_buf *b, uint32_t opcode)
-{
-	for (;;) {
-		const struct fuse_in_header *in;
-		ssize_t n;
-
-		if (!fl_readable(fs, 5000))
-			return -ETIMEDOUT;
-		if (opcode == FUSE_STATFS)
-			return 0;
-		n = fl_recv(fs, b, &in);
-		if (n < 0)
-			return n;
-		if (in->opcode == opcode) {
-			memmove(b->lin, in, in->len);
-			return 0;
-		}
-		n = fl_handle(fs, b, in);
-		if (n)
-			return n;
-	}
-}
-
-/*
- * Keep serving with @b until client @pid exits; its exit code (an errno, 0
- * for success), or -1 if it still waits after 10 s (then the connection is
- * aborted to release it), as in fuse_hostile.
- */
-static int finish(struct fl_fs *fs, struct fl_buf *b, pid_t pid)
-{
-	uint64_t end = fl_now_ms() + 10000;
-
-	while (fl_now_ms() < end) {
-		const struct fuse_in_header *in;
-		int status;
-
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 300;
-		if (fl_readable(fs, 10) && fl_recv(fs, b, &in) > 0)
-			fl_handle(fs, b, in);
-	}
-	fl_abort(fs);
-	fl_wait(pid, 5000);
-	return -1;
-}
-
-/* The client's RELEASE may still be queued: "waiting" drains to 0. */
-static long drain_waiting(struct fl_fs *fs, struct fl_buf *b)
-{
-	uint64_t end = fl_now_ms() + 3000;
-	long w = -1;
-
-	while (fl_now_ms() < end) {
-		const struct fuse_in_header *in;
-
-		w = fl_waiting(fs);
-		if (w == 0)
-			break;
-		if (fl_readable(fs, 10) && fl_recv(fs, b, &in) > 0)
-			fl_handle(fs, b, in);
-	}
-	return w;
 }
 
 /*
@@ -291,13 +187,13 @@ FIXTURE_SETUP(mte)
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(self->mem != MAP_FAILED) TH_LOG("PROT_MTE: %s",
 						    strerror(errno));
-	self->good = with_tag(self->mem, MEM_TAG);
-	self->bad = with_tag(self->mem, BAD_TAG);
+	self->good = fl_mte_tagged(self->mem, MEM_TAG);
+	self->bad = fl_mte_tagged(self->mem, BAD_TAG);
 	/*
 	 * Fresh anonymous memory reads as zeroes: no memset(), whose DC ZVA
 	 * takes a tag-check fault under QEMU 7.2 even through the matching tag.
 	 */
-	mte_set_tags(self->good, self->len);
+	fl_mte_set_tags(self->good, self->len);
 	self->tb = self->b;
 	self->tb.base = self->good;
 }
@@ -364,15 +260,15 @@ TEST_F(mte, matching_tag_serves_requests)
 	self->fs->files[0].size = 0;
 	pid = fl_spawn(self->fs, fl_client_rw, (void *)1);
 	ASSERT_LT(0, pid);
-	ASSERT_EQ(0, finish(self->fs, &self->tb, pid))
+	ASSERT_EQ(0, fl_serve_until_exit(self->fs, &self->tb, pid))
 		TH_LOG("client's write result (errno, -1 = hang)");
 	ASSERT_EQ(-1, fl_check(self->fs->files[0].data, FILE_LEN, 0, 9))
 		TH_LOG("the daemon got other bytes than the client wrote");
 	pid = fl_spawn(self->fs, fl_client_rw, NULL);
 	ASSERT_LT(0, pid);
-	ASSERT_EQ(0, finish(self->fs, &self->tb, pid))
+	ASSERT_EQ(0, fl_serve_until_exit(self->fs, &self->tb, pid))
 		TH_LOG("client's read result (errno, -1 = hang)");
-	ASSERT_EQ(0, drain_waiting(self->fs, &self->tb));
+	ASSERT_EQ(0, fl_serve_until_drained(self->fs, &self->tb));
 }
 
 /*
@@ -393,7 +289,7 @@ static void read_bad(void *arg, struct outcome *o)
 
 		/* not through a pointer: the tags may have changed */
 		for (unsigned int i = 0; i < ARRAY_SIZE(o->tags); i++)
-			o->tags[i] = mte_get_tag(self->good + i * MTE_GRANULE);
+			o->tags[i] = fl_mte_get_tag(self->good + i * FL_MTE_GRANULE);
 		if (peek(self->good, self->b.lin, o->n) != o->n)
 			return;
 		o->opcode = in->opcode;
@@ -413,11 +309,11 @@ TEST_F(mte, read_with_mismatched_tag_gets_efault)
 	struct outcome o;
 
 	ASSERT_LT(0, pid);
-	ASSERT_EQ(0, serve_until(self->fs, &self->b, FUSE_STATFS))
+	ASSERT_EQ(0, fl_serve_until(self->fs, &self->b, FUSE_STATFS))
 		TH_LOG("no request from the client");
 	ASSERT_EQ(0, bounded(read_bad, self, &o));
 	if (o.timed_out) {
-		finish(self->fs, &self->b, pid);
+		fl_serve_until_exit(self->fs, &self->b, pid);
 		ASSERT_FALSE(o.timed_out)
 			TH_LOG("read(2) into a buffer with a mismatched MTE tag did not return within %u s (killed after %u ms)",
 			       DEADLINE_MS / 1000, o.ms);
@@ -429,13 +325,13 @@ TEST_F(mte, read_with_mismatched_tag_gets_efault)
 		TH_LOG("the kernel wrote request %u (%zd bytes) past the tag check; the daemon answered it: %d; tags of the first granules now %x %x %x %x (were %lx)",
 		       o.opcode, o.n, o.served, o.tags[0], o.tags[1],
 		       o.tags[2], o.tags[3], MEM_TAG);
-		finish(self->fs, &self->b, pid);
+		fl_serve_until_exit(self->fs, &self->b, pid);
 	}
 	ASSERT_EQ(-1, o.n) TH_LOG("read(2) into a buffer with a mismatched MTE tag succeeded");
 	ASSERT_EQ(EFAULT, o.err);
-	ASSERT_EQ(EIO, finish(self->fs, &self->b, pid))
+	ASSERT_EQ(EIO, fl_serve_until_exit(self->fs, &self->b, pid))
 		TH_LOG("client's statfs result (errno, -1 = hang)");
-	ASSERT_EQ(0, drain_waiting(self->fs, &self->b))
+	ASSERT_EQ(0, fl_serve_until_drained(self->fs, &self->b))
 		TH_LOG("connection still counts waiting requests");
 }
 
@@ -468,13 +364,13 @@ TEST_F(mte, reply_payload_with_mismatched_tag_gets_efault)
 	struct outcome o;
 
 	ASSERT_LT(0, pid);
-	ASSERT_EQ(0, serve_until(self->fs, &self->b, FUSE_READ))
+	ASSERT_EQ(0, fl_serve_until(self->fs, &self->b, FUSE_READ))
 		TH_LOG("no READ from the client");
 	/* what the client reads if the kernel copies it unchecked */
 	fl_fill(self->good, FILE_LEN, 0, 9);
 	ASSERT_EQ(0, bounded(reply_bad, self, &o));
 	if (o.timed_out) {
-		finish(self->fs, &self->b, pid);
+		fl_serve_until_exit(self->fs, &self->b, pid);
 		ASSERT_FALSE(o.timed_out)
 			TH_LOG("writev(2) from a buffer with a mismatched MTE tag did not return within %u s (killed after %u ms)",
 			       DEADLINE_MS / 1000, o.ms);
@@ -484,14 +380,14 @@ TEST_F(mte, reply_payload_with_mismatched_tag_gets_efault)
 	       o.n < 0 ? strerror(o.err) : "no error", o.ms);
 	if (o.n >= 0)
 		TH_LOG("the kernel read the reply past the tag check; the client's read: %d",
-		       finish(self->fs, &self->b, pid));
+		       fl_serve_until_exit(self->fs, &self->b, pid));
 	ASSERT_EQ(-1, o.n) TH_LOG("writev(2) from a buffer with a mismatched MTE tag succeeded");
 	ASSERT_EQ(EFAULT, o.err);
 	/* the request was found and ended with -EIO */
 	ASSERT_EQ(-ENOENT, fl_handle(self->fs, &self->b, (void *)self->b.lin));
-	ASSERT_EQ(EIO, finish(self->fs, &self->b, pid))
+	ASSERT_EQ(EIO, fl_serve_until_exit(self->fs, &self->b, pid))
 		TH_LOG("client's read result (errno, -1 = hang)");
-	ASSERT_EQ(0, drain_waiting(self->fs, &self->b))
+	ASSERT_EQ(0, fl_serve_until_drained(self->fs, &self->b))
 		TH_LOG("connection still counts waiting requests");
 }
 

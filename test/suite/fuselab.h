@@ -184,6 +184,19 @@ int fl_client_statfs(struct fl_fs *fs, void *arg);
 int fl_client_rw(struct fl_fs *fs, void *arg);
 /* The daemon's side: a request is queued within @ms. */
 bool fl_readable(struct fl_fs *fs, int ms);
+/*
+ * A daemon that serves one request at a time with @b (the test thread):
+ * until a request of @opcode arrives, left unanswered in b->lin (for
+ * FUSE_STATFS: until anything is queued, nothing read), 0 or -errno; ...
+ */
+int fl_serve_until(struct fl_fs *fs, struct fl_buf *b, uint32_t opcode);
+/*
+ * ... until client @pid exits: its exit code (an errno, 0 for success), or
+ * -1 if it still waits after 10 s (the connection is then aborted) ...
+ */
+int fl_serve_until_exit(struct fl_fs *fs, struct fl_buf *b, pid_t pid);
+/* ... until the connection's "waiting" is 0 (3 s at most): its last value. */
+long fl_serve_until_drained(struct fl_fs *fs, struct fl_buf *b);
 /* Write @val to the file @path (appended, or truncating it): 0 or -errno. */
 int fl_write(const char *path, const char *val, bool append);
 /*
@@ -259,5 +272,109 @@ int fl_calls_start(struct fl_gup *g, const char *const *syms, size_t nsyms,
 		   const char *frame);
 /* Stop tracing and classify the hits; 0 or -errno (e.g. lost events). */
 int fl_gup_stop(struct fl_gup *g);
+
+/* arm64 MTE: @p with pointer tag @tag; tag memory with @p's tag; read it */
+#define FL_MTE_GRANULE	16u
+void *fl_mte_tagged(void *p, unsigned long tag);
+void fl_mte_set_tags(void *p, size_t len);
+unsigned int fl_mte_get_tag(void *p);
+
+/* Is @name a function of the running kernel (/proc/kallsyms)? */
+bool fl_kernel_has_function(const char *name);
+
+/*
+ * The order of flush_dcache_folio() and unpin_folio() calls per folio
+ * (fl_kprobe.c): started, then stopped and read.
+ */
+#define FL_MAX_UNPINS	64
+/* What the trace says about the folios unpinned in it (the client's). */
+struct fl_folio_order {
+	unsigned long unpinned[FL_MAX_UNPINS];	/* each folio once */
+	unsigned long first_unpin[FL_MAX_UNPINS]; /* its first unpin's event */
+	unsigned int nunpinned;
+	unsigned long flushes_before;	/* of such a folio, before its unpin */
+	unsigned long flushes_after;	/* ... and after it */
+	unsigned long late_folio;	/* the first one flushed after */
+	unsigned long lost;		/* events written but not in the buffer */
+};
+bool fl_folio_order_supported(void);
+int fl_folio_order_start(void);
+int fl_folio_order_stop(struct fl_folio_order *o);
+
+/* The null server (fl_null.c): its file, its variants, its state. */
+#define FL_NULL_PERIOD	65536u		/* the pattern repeats every 64 KiB */
+#define FL_NULL_MAX		(1u << 20)	/* max_pages 256 */
+#define FL_NULL_FILE_SIZE	(1u << 30)
+#define FL_NULL_PIECE	1028u		/* ~1 KiB, not a divisor of the page */
+#define FL_NULL_READ_FILE	0
+#define FL_NULL_WRITE_FILE	1
+
+struct fl_null_variant {
+	bool dio;		/* FOPEN_DIRECT_IO, else the page cache */
+	bool vec;		/* /dev/fuse through ~1 KiB iovecs */
+	unsigned int nthreads;	/* server threads */
+};
+
+struct fl_null {
+	struct fl_fs *fs;
+	struct fl_null_variant v;
+	unsigned char *pat;	/* FL_NULL_PERIOD + FL_NULL_MAX bytes of pattern */
+	atomic_int verify;	/* check the bytes of WRITEs */
+	atomic_ulong requests, max_req, bad_writes;
+	atomic_int err;		/* the first error that ended a server thread */
+};
+
+/* The byte the null file holds at @off ... */
+unsigned char fl_null_byte(uint64_t off);
+/* ... and where @p (the file's @len bytes at @off) differs from it, or -1 */
+long fl_null_check(const unsigned char *p, size_t len, uint64_t off);
+/* Mount and start @v's server threads (NULL and errno); stop them */
+struct fl_null *fl_null_start(const struct fl_null_variant *v);
+int fl_null_stop(struct fl_null *nb);
+
+#ifdef FUSE_OVER_IO_URING
+#include <linux/io_uring.h>
+
+/*
+ * The FUSE-over-io_uring transport (fl_uring.c): a ring of
+ * FL_URING_ENTS_PER_QUEUE entries per possible CPU, served by a thread of
+ * its own through fl_handle().
+ */
+#define FL_URING_ENTS_PER_QUEUE	2
+#define FL_URING_MAX_QUEUES	8
+
+struct fl_ring {
+	int fd;
+	unsigned int *sq_head, *sq_tail, *sq_mask, *sq_array;
+	unsigned int *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_cqe *cqes;
+	unsigned char *sqes;	/* 128-byte entries */
+	void *sq_map, *cq_map;
+	size_t sq_len, cq_len, sqes_len;
+};
+
+struct fl_uring_ent {
+	unsigned int qid;
+	struct fuse_uring_req_header *hdr;
+	unsigned char *payload;
+	struct iovec iov[2];
+};
+
+struct fl_uring {
+	struct fl_fs *fs;
+	struct fl_ring r;
+	struct fl_uring_ent ents[FL_URING_MAX_QUEUES * FL_URING_ENTS_PER_QUEUE];
+	unsigned int nents;
+	size_t payload_sz;
+	pthread_t thr;
+	atomic_ulong served;	/* requests answered through the ring */
+	atomic_int err;		/* first error of the ring thread */
+	atomic_int registered;
+};
+
+int fl_uring_enable(void);	/* 0, -ENOENT without FUSE-over-io_uring */
+int fl_uring_start(struct fl_uring *u, unsigned int max_pages);
+void fl_uring_stop(struct fl_uring *u);
+#endif
 
 #endif
