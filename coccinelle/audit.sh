@@ -5,9 +5,10 @@
 #   KSRC=<tree> [M=<dir>] [MODE=report|org|context|patch] coccinelle/audit.sh
 #       audits that tree (or its subdirectory M) and prints spatch's output
 #   coccinelle/audit.sh
-#       the reports of docs/audit/: Debian's 7.2 as shipped and with the
-#       series applied, and Debian's 6.1, unpacked afresh under build/audit/,
-#       each hit joined with its verdict from docs/audit/triage.txt
+#       the reports of docs/audit/: Debian's source of every version of
+#       test/kversions.tsv, unpacked afresh under build/audit/, mainline's
+#       also with its series applied, each hit joined with its verdict from
+#       docs/audit/triage.txt: data (.json) and its rendering (.md)
 #
 # Only the .c files that call the GUP family are given to spatch (a grep
 # first, the same names as the script's first rule), one spatch per file,
@@ -107,24 +108,28 @@ patched_tree() {
 	echo "$dir"
 }
 
+# docs/audit/linux-<kver>.{json,md} for every version of
+# test/kversions.tsv; mainline's also with its series applied.
 docs() {
-	local t72 t72p t61 raw=$B/audit/raw
+	local k t tp raw=$B/audit/raw mainline
 	"$top/test/lab.sh" setup >&2
 	mkdir -p "$raw" "$top/docs/audit"
-	t72=$(fresh_tree 7.2)
-	t61=$(fresh_tree 6.1)
-	t72p=$(patched_tree "$t72")
-	audit_tree "$t72" "" report "$raw/linux-7.2.txt"
-	audit_tree "$t72p" "" report "$raw/linux-7.2-patched.txt"
-	audit_tree "$t61" "" report "$raw/linux-6.1.txt"
-	python3 "$top/coccinelle/report.py" --triage "$top/docs/audit/triage.txt" \
-		--tree "$t72" --raw "$raw/linux-7.2.txt" \
-		--patched "$raw/linux-7.2-patched.txt" \
-		--jobs "$JOBS" --out "$top/docs/audit/linux-7.2.md"
-	python3 "$top/coccinelle/report.py" --triage "$top/docs/audit/triage.txt" \
-		--tree "$t61" --raw "$raw/linux-6.1.txt" \
-		--jobs "$JOBS" --out "$top/docs/audit/linux-6.1.md"
-	step "wrote docs/audit/linux-7.2.md and docs/audit/linux-6.1.md"
+	mainline=$(kver_mainline)
+	for k in $(kver_all); do
+		t=$(fresh_tree "$k")
+		audit_tree "$t" "" report "$raw/linux-$k.txt"
+		if [ "$k" = "$mainline" ]; then
+			tp=$(patched_tree "$t")
+			audit_tree "$tp" "" report "$raw/linux-$k-patched.txt"
+		fi
+		python3 "$top/coccinelle/report.py" --triage "$top/docs/audit/triage.txt" \
+			--tree "$t" --raw "$raw/linux-$k.txt" \
+			${tp:+--patched "$raw/linux-$k-patched.txt"} \
+			--jobs "$JOBS" --json "$top/docs/audit/linux-$k.json" \
+			--out "$top/docs/audit/linux-$k.md"
+		step "wrote docs/audit/linux-$k.json and linux-$k.md"
+		tp=
+	done
 }
 
 need_spatch

@@ -173,7 +173,7 @@ cmd_checkpatch() {
 # rule broken on purpose), and FUSE's own sites on Debian's 7.2 before and
 # after the series (make audit runs it over whole trees).
 cmd_cocci() {
-	local line log out f rc
+	local line log out f rc k t
 	tap_step cocci
 	for f in run mutate; do
 		log=${TAP_FILE%.tap}.$f.out
@@ -204,6 +204,17 @@ cmd_cocci() {
 		tap_ fail "cocci/audit/patched_fuse_has_no_hit" "$out" \
 			"KSRC=$(tree patched) M=fs/fuse coccinelle/audit.sh"
 	fi
+	# docs/audit's reports are rendered from their data, never edited
+	for k in $(kver_all); do
+		t=cocci/audit/linux-${k}_md_is_rendered_from_its_json
+		if out=$(python3 "$TOP/coccinelle/report.py" --render "$TOP/docs/audit/linux-$k.json" 2>&1 |
+			diff -u "$TOP/docs/audit/linux-$k.md" - 2>&1); then
+			tap_ ok "$t"
+		else
+			tap_ fail "$t" "$(echo "$out" | head -n 20)" \
+				"reproduce: python3 coccinelle/report.py --render docs/audit/linux-$k.json | diff -u docs/audit/linux-$k.md -"
+		fi
+	done
 }
 
 # quilt push of the next patch, $1, into the scratch tree with no fuzz: one
