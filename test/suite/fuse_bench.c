@@ -197,11 +197,19 @@ static void nbt_sizes(struct __test_metadata *_metadata, struct fl_null *nb,
 	}
 }
 
+/*
+ * 2 reads each of 4 KiB, 64 KiB, 1 MiB: the first and last buffers hold the
+ * pattern; with direct I/O, one request per call of the call's size.
+ */
 TEST_F(nbt, reads_carry_the_pattern)
 {
 	nbt_sizes(_metadata, self->nb, &self->cursor, false);
 }
 
+/*
+ * 2 writes each of the same sizes plus one the server verifies byte by byte:
+ * one WRITE per call of the call's size, none with a bad length.
+ */
 TEST_F(nbt, writes_arrive_whole)
 {
 	nbt_sizes(_metadata, self->nb, &self->cursor, true);

@@ -116,6 +116,11 @@ static void roundtrip(struct __test_metadata *_metadata, FIXTURE_DATA(bufs) *sel
 	}
 }
 
+/*
+ * 1 B, 4097 B, 64 KiB+13, 1 MiB, 1 MiB+4095 at unaligned offsets through
+ * FOPEN_DIRECT_IO: daemon copy and read-back match the pattern; the largest
+ * READ and WRITE carried more than 255 pages.
+ */
 TEST_F_TIMEOUT(bufs, roundtrip_direct_io, 120)
 {
 	unsigned long max = 256UL * FL_PAGE;
@@ -131,6 +136,7 @@ TEST_F_TIMEOUT(bufs, roundtrip_direct_io, 120)
 	EXPECT_GE(max, atomic_load(&self->fs->st.max_write));
 }
 
+/* roundtrip_direct_io's sizes and offsets through the page cache. */
 TEST_F_TIMEOUT(bufs, roundtrip_page_cache, 120)
 {
 	roundtrip(_metadata, self, false);
@@ -251,6 +257,16 @@ static void *toucher_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The 2006 mail's item 4: a third thread of the daemon, SCHED_FIFO and woken
+ * every millisecond by a high-resolution timer (so that it preempts the
+ * kernel's copies in their middle: the ARMv5 kernel has CONFIG_PREEMPT and
+ * CONFIG_HIGH_RES_TIMERS), loads one line of every page of both serving
+ * buffers while the same roundtrips run, inside a window (skipped for the
+ * other variants). The verdict is the cache model's, in the cache runs only:
+ * <run>-cache/cache/fuse_bufs/bufs.rw_anon.second_thread_loads_during_copy,
+ * no load that an ARM926 would answer with stale data.
+ */
 TEST_F_TIMEOUT(bufs, second_thread_loads_during_copy, 300)
 {
 	struct toucher t = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -323,6 +339,10 @@ static unsigned char *control_buf(struct __test_metadata *_metadata)
 	return p;
 }
 
+/*
+ * A control of the alias plugin, the same on both kernels: read() from a
+ * pipe into a tagged buffer copies with uaccess: no cross-alias load.
+ */
 TEST(alias_control_pipe_read)
 {
 	unsigned char *src, *dst;
@@ -345,6 +365,11 @@ TEST(alias_control_pipe_read)
 	fl_alias_tag(dst, CONTROL_LEN, false);
 }
 
+/*
+ * A control of the alias plugin, the same on both kernels:
+ * process_vm_writev() to oneself copies through the kernel's mapping of the
+ * pinned destination: kernel->user loads.
+ */
 TEST(alias_control_process_vm_writev_to_self)
 {
 	unsigned char *src, *dst;

@@ -110,6 +110,10 @@ static int client_job(struct fl_fs *fs, void *arg)
 	return 0;
 }
 
+/*
+ * Every client writes 2 MiB in chunks of varying size, reads back and
+ * compares, 3 rounds; all exit 0.
+ */
 TEST_F_TIMEOUT(conc, threads_and_clients_keep_data_intact, 240)
 {
 	struct job jobs[NCLIENTS];
@@ -139,6 +143,11 @@ static bool abort_errno(int rc)
 	       rc == ENODEV;
 }
 
+/*
+ * Abort after 1.5 s of traffic: every client ends within 20 s with
+ * ENOTCONN/ECONNABORTED/EIO/ENODEV, every daemon thread ends with ENODEV or
+ * ECONNABORTED, waiting is 0.
+ */
 TEST_F_TIMEOUT(conc, abort_during_traffic_ends_everyone, 120)
 {
 	struct job jobs[NCLIENTS];
@@ -170,6 +179,10 @@ TEST_F_TIMEOUT(conc, abort_during_traffic_ends_everyone, 120)
 	EXPECT_EQ(0, w);
 }
 
+/*
+ * umount -l while clients hold open files: they finish their rounds
+ * correctly; after the last close the daemon threads see ENODEV.
+ */
 TEST_F_TIMEOUT(conc, umount_lazy_during_traffic, 240)
 {
 	struct job jobs[NCLIENTS];

@@ -208,6 +208,12 @@ static void check_daemon_file(struct __test_metadata *_metadata,
 	pthread_mutex_unlock(&f->lock);
 }
 
+/*
+ * For 1 B, 4 KiB + 13 and 64 KiB, each on its own file: the module's
+ * kernel_write() returns the size, the daemon stored exactly the pattern
+ * (one WRITE per call, the largest 64 KiB), the module's kernel_read()
+ * returns it again byte for byte.
+ */
 TEST_F_TIMEOUT(kio, kernel_write_and_read_of_a_slab_object, 90)
 {
 	pid_t pid = fl_spawn(self->fs, client_write_then_read, NULL);
@@ -222,6 +228,11 @@ TEST_F_TIMEOUT(kio, kernel_write_and_read_of_a_slab_object, 90)
 	EXPECT_EQ(64u << 10, atomic_load(&self->fs->st.max_write));
 }
 
+/*
+ * The daemon holds other patterns of those sizes; a kernel_read() of 100
+ * bytes more returns exactly the daemon's bytes, nothing written past them;
+ * one READ per call.
+ */
 TEST_F_TIMEOUT(kio, kernel_read_into_a_slab_object_gets_the_daemons_bytes, 90)
 {
 	pid_t pid;

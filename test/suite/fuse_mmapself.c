@@ -114,6 +114,12 @@ FIXTURE_TEARDOWN(mmapself)
 		fl_destroy(self->fs);
 }
 
+/*
+ * fuse.rst's "Scenario 2": the daemon answers the READ of f0 from an mmap of
+ * f0 itself. It may deadlock (it does on 7.2); then writing 1 to
+ * /sys/fs/fuse/connections/N/abort must end both the client's read and the
+ * daemon's writev within 10 s, waiting must be 0, and a new mount must work.
+ */
 TEST_F_TIMEOUT(mmapself, reply_from_mmap_of_same_file_is_abortable, 60)
 {
 	struct kamikaze k = { 0 };
@@ -307,11 +313,21 @@ static void read_into_mmap(struct __test_metadata *_metadata,
 	check_recovery(_metadata);
 }
 
+/*
+ * The daemon reads the next request into an mmap of f1 on its own mount with
+ * no other serving thread: faulting the buffer needs a READ nobody serves;
+ * after abort, read(2) returns an error, the client ends, a new mount works.
+ */
 TEST_F_TIMEOUT(mmapself, read_into_mmap_single_thread_is_abortable, 60)
 {
 	read_into_mmap(_metadata, self, false);
 }
 
+/*
+ * The same with a second serving thread: the fault's READ is served, the
+ * request lands in the mmap'd buffer without an abort, and the client's
+ * statfs completes.
+ */
 TEST_F_TIMEOUT(mmapself, read_into_mmap_second_thread_serves_fault, 60)
 {
 	read_into_mmap(_metadata, self, true);

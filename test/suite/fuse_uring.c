@@ -78,6 +78,11 @@ static void ring_roundtrip(struct __test_metadata *_metadata, struct fl_uring *u
 	free(p);
 }
 
+/*
+ * 1 B .. 256 KiB+3 at unaligned offsets, page cache and direct I/O, match
+ * the pattern; more than 16 requests came through the ring and none through
+ * /dev/fuse once the ring was ready.
+ */
 TEST_F_TIMEOUT(uring, roundtrip_goes_through_the_ring, 120)
 {
 	struct fl_uring *u = &self->u;
@@ -114,6 +119,10 @@ TEST_F_TIMEOUT(uring, ring_copies_pin_no_user_pages, 120)
 	EXPECT_EQ(0UL, g.dev);
 }
 
+/*
+ * After abort a client's write fails, the ring's commands complete with an
+ * error, waiting is 0.
+ */
 TEST_F_TIMEOUT(uring, abort_ends_ring_and_clients, 60)
 {
 	struct fl_uring *u = &self->u;

@@ -139,6 +139,10 @@ static const struct { size_t off, len; } shapes[] = {
 	{ 0, UAB_MAX_LEN },
 };
 
+/*
+ * 1 B to 1 MiB at offsets that cross pages every way: the pattern arrives,
+ * the bytes before and after are untouched.
+ */
 TEST_F(ub, read_fills_the_buffer_and_nothing_around_it)
 {
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
@@ -157,6 +161,7 @@ TEST_F(ub, read_fills_the_buffer_and_nothing_around_it)
 	}
 }
 
+/* The same shapes written arrive; one wrong last byte gets EIO. */
 TEST_F(ub, write_takes_the_bytes_and_checks_them)
 {
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
@@ -174,6 +179,10 @@ TEST_F(ub, write_takes_the_bytes_and_checks_them)
 	}
 }
 
+/*
+ * NULL, read-only, PROT_NONE, kernel addresses: EFAULT; a buffer half
+ * unmapped: a short count, then EFAULT; the device still works.
+ */
 TEST_F(ub, bad_pointers_get_efault)
 {
 	unsigned char *ro = mmap(NULL, PAGE, PROT_READ,
@@ -207,6 +216,10 @@ TEST_F(ub, bad_pointers_get_efault)
 	ASSERT_EQ((ssize_t)PAGE, read(self->fd, self->buf + 4 * PAGE, PAGE));
 }
 
+/*
+ * 1 MiB + 1: EINVAL; an unknown mode or a delay over 10 s: EINVAL; an
+ * unknown ioctl: ENOTTY.
+ */
 TEST_F(ub, bad_sizes_and_modes_get_einval)
 {
 	ASSERT_EQ(-1, read(self->fd, self->buf, UAB_MAX_LEN + 1));
@@ -226,6 +239,10 @@ static void on_alarm(int sig)
 {
 }
 
+/*
+ * A signal while the worker holds the request gets EINTR; the abandoned copy
+ * still lands in the live buffer.
+ */
 TEST_F(ub, signal_while_the_worker_waits_gets_eintr)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
@@ -253,6 +270,10 @@ TEST_F(ub, signal_while_the_worker_waits_gets_eintr)
 	ASSERT_EQ(-1, ub_check(self->buf, UAB_MAX_LEN));
 }
 
+/*
+ * SIGKILL of a caller whose request the worker holds: the worker copies into
+ * the dead caller's pinned mm and then serves the next caller.
+ */
 TEST_F(ub, caller_killed_while_the_worker_waits)
 {
 	pid_t pid;
@@ -293,6 +314,7 @@ static void *unmap_later(void *arg)
 	return NULL;
 }
 
+/* Another thread unmaps the buffer meanwhile: EFAULT, no oops. */
 TEST_F(ub, buffer_unmapped_while_the_worker_waits_gets_efault)
 {
 	struct unmapper u = { self->buf, BUF_LEN };
