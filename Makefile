@@ -32,7 +32,8 @@
 #                        kthread_use_mm and copy_to_iter (test/kmod/uaccess_bench):
 #                        docs/perf.md (BENCH_ARCHES, BENCH_ROUNDS, BENCH_MIB)
 #   make audit           coccinelle/gup_kmap_alias.cocci over Debian's 7.2
-#                        (stock and patched) and 6.1: docs/audit/*.md;
+#                        (stock and patched) and 6.1: docs/audit/*.json, and
+#                        their rendering docs/audit/*.md;
 #                        KSRC=<tree> [M=<dir>] [MODE=report|org|context|patch]
 #                        audits your tree instead and prints spatch's output
 #   make check-stable    the 6.1 backport (stable/6.1/): its suite boots

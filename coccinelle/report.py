@@ -8,6 +8,7 @@ cover letter's counts); the Markdown is only ever rendered from it:
 
     report.py --triage T --tree DIR --raw HITS [--patched HITS] --json OUT.json --out OUT.md
     report.py --render IN.json [--out OUT.md]      (stdout without --out)
+    report.py --check IN.json --triage T   the JSON's verdicts are T's now
 
 triage.txt, one hit per line, fields separated by " | ":
     C1 | mm/process_vm_access.c | process_vm_rw_core | true | why
@@ -106,17 +107,20 @@ def collect(a):
         counts[c]['reported'] = sum(n.values())
     d = {'kernel': ver, 'source': 'linux-source-' + ver.rsplit('.', 1)[0],
          'spatch': spv, 'files': int(st['files']),
-         'gup_files': int(st['gup_files']), 'jobs': a.jobs,
+         'gup_files': int(st['gup_files']), 'jobs': int(a.jobs),
          'seconds': int(st['seconds']), 'counts': counts, 'hits': hits,
          'patched': None, 'missed': []}
     if a.patched:
         ph = read_hits(a.patched)
         key = lambda h: (h['cls'], h['file'], h['func'])
+        site = lambda k: {'cls': k[0], 'file': k[1], 'func': k[2]}
         d['patched'] = {
             'hits': len(ph), 'seconds': int(stats(a.patched)['seconds']),
             'fuse': [h for h in ph if h['file'].startswith('fs/fuse/')],
-            'gone': sorted(set(map(key, hits)) - set(map(key, ph))),
-            'new': sorted(set(map(key, ph)) - set(map(key, hits)))}
+            'gone': [site(k) for k in
+                     sorted(set(map(key, hits)) - set(map(key, ph)))],
+            'new': [site(k) for k in
+                    sorted(set(map(key, ph)) - set(map(key, hits)))]}
 
     def in_tree(path, func):
         try:
@@ -187,8 +191,10 @@ def render(d):
                       for h in p['fuse'])))
         w('')
         w('Hits gone with the series: %s.  New hits: %s.' % (
-            ', '.join('%s %s %s()' % tuple(g) for g in p['gone']) or 'none',
-            ', '.join('%s %s %s()' % tuple(g) for g in p['new']) or 'none'))
+            ', '.join('%(cls)s %(file)s %(func)s()' % g for g in p['gone'])
+            or 'none',
+            ', '.join('%(cls)s %(file)s %(func)s()' % g for g in p['new'])
+            or 'none'))
         w('')
 
     for c in CLASSES:
@@ -215,10 +221,37 @@ def render(d):
     return '\n'.join(out)
 
 
+def load(path):
+    """collect()'s data from @path, or exit with why not."""
+    try:
+        with open(path) as f:
+            d = json.load(f)
+        for k in ('kernel', 'source', 'counts', 'hits', 'patched', 'missed'):
+            d[k]
+        return d
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        sys.exit('report.py: %s: not an audit (make audit writes it): %s: %s'
+                 % (path, type(e).__name__, e))
+
+
+def check(d, triage):
+    """What differs between the verdicts in @d and triage.txt's now."""
+    verdicts, _ = read_triage(triage)
+    bad = []
+    for h in d['hits']:
+        v = verdicts.get((h['cls'], h['file'], h['func']), ('untriaged', ''))
+        if (h['verdict'], h['why']) != v:
+            bad.append('%s %s %s(): %s in the JSON, %s in %s' % (
+                h['cls'], h['file'], h['func'], h['verdict'], v[0], triage))
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--render', metavar='JSON',
                     help='render this data as Markdown, nothing else')
+    ap.add_argument('--check', metavar='JSON',
+                    help='compare its verdicts with --triage, nothing else')
     ap.add_argument('--triage')
     ap.add_argument('--tree')
     ap.add_argument('--raw')
@@ -228,9 +261,15 @@ def main():
     ap.add_argument('--out')
     a = ap.parse_args()
 
+    if a.check:
+        if not a.triage:
+            ap.error('--check needs --triage')
+        bad = check(load(a.check), a.triage)
+        for b in bad:
+            print(b)
+        sys.exit(1 if bad else 0)
     if a.render:
-        with open(a.render) as f:
-            md = render(json.load(f))
+        md = render(load(a.render))
         if a.out:
             with open(a.out, 'w') as f:
                 f.write(md)

@@ -17,5 +17,5 @@ kver_field() {
 series_of() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$1" | awk '{ print $1 }'; }
 
 # Every version of the table, mainline's first.
-kver_all() { awk -F '\t' '!/^#/ { print $1 }' "$TOP/test/kversions.tsv"; }
+kver_all() { awk -F '\t' '!/^#/ && NF { print $1 }' "$TOP/test/kversions.tsv"; }
 kver_mainline() { kver_all | head -n 1; }

@@ -85,11 +85,15 @@ def audit(top, kver):
     p = top / f"docs/audit/linux-{kver}.json"
     if not p.is_file():
         die(f"no {p}: run make audit")
-    d = json.loads(p.read_text())
+    try:
+        d = json.loads(p.read_text())
+        counts = d["counts"]
+    except (ValueError, KeyError) as e:
+        die(f"{p}: not an audit (make audit writes it): {e}")
     rows = [["class", "reported", "true", "arch", "false", "untriaged",
              "precision", "true+arch"]]
-    for c in ("C1", "C2", "C3", "C4", "all"):
-        n = d["counts"][c]
+    for c in sorted(k for k in counts if k != "all") + ["all"]:
+        n = counts[c]
         rows.append([c] + [str(n[k]) for k in ("reported", "true", "arch-only",
                                                "false", "untriaged")]
                     + [pct(n["true"], n["reported"]),

@@ -40,6 +40,8 @@ static int kp_add(const char *name, const char *sym)
 {
 	char def[128];
 
+	if (!kp_arg0)
+		return -EOPNOTSUPP;
 	snprintf(def, sizeof(def), "p:fuselab/%s %s folio=%s\n", name, sym,
 		 kp_arg0);
 	return kp_write("kprobe_events", def, true);

@@ -142,14 +142,14 @@ static void *ring_thread(void *arg)
 	b.pipe[0] = b.pipe[1] = -1;
 	if (!b.lin || !b.out) {
 		atomic_store(&u->err, ENOMEM);
-		return NULL;
+		goto out;
 	}
 	for (unsigned int i = 0; i < u->nents; i++)
 		queue_cmd(u, i, FUSE_IO_URING_CMD_REGISTER, 0);
 	err = ring_enter(u, u->nents, 0);
 	if (err != (int)u->nents) {
 		atomic_store(&u->err, err < 0 ? -err : EIO);
-		return NULL;
+		goto out;
 	}
 	atomic_store(&u->registered, 1);
 
@@ -192,6 +192,7 @@ static void *ring_thread(void *arg)
 		if (atomic_load(&u->err) && !pending)
 			break;
 	}
+out:
 	free(b.lin);
 	free(b.out);
 	return NULL;
@@ -229,6 +230,8 @@ int fl_uring_start(struct fl_uring *u, unsigned int max_pages)
 	size_t pages_sz = (size_t)max_pages * FL_PAGE;
 	int ret;
 
+	memset(u, 0, sizeof(*u));
+	u->r.fd = -1;
 	if (nq > FL_URING_MAX_QUEUES)
 		return -E2BIG;
 	u->fs = fl_mount(&cfg);
@@ -270,15 +273,31 @@ int fl_uring_start(struct fl_uring *u, unsigned int max_pages)
 	return atomic_load(&u->registered) ? 0 : -ETIMEDOUT;
 }
 
-/* Unmounting ends the ring: its commands complete with errors. */
+/*
+ * Aborting the connection ends the ring: its commands complete with errors
+ * and its thread returns; then the mount, the ring and the entries' buffers
+ * go.  Also for a ring that fl_uring_start() left half started.
+ */
 void fl_uring_stop(struct fl_uring *u)
 {
 	if (!u->fs)
 		return;
-	fl_destroy(u->fs);
-	if (u->thr)
+	if (u->thr) {
+		fl_abort(u->fs);
 		pthread_join(u->thr, NULL);
+	}
+	fl_destroy(u->fs);
 	ring_free(&u->r);
+	for (unsigned int i = 0; i < u->nents; i++) {
+		struct fl_uring_ent *e = &u->ents[i];
+
+		if (e->hdr && e->hdr != MAP_FAILED)
+			munmap(e->hdr, sizeof(*e->hdr));
+		if (e->payload && e->payload != MAP_FAILED)
+			munmap(e->payload, u->payload_sz);
+	}
+	memset(u, 0, sizeof(*u));
+	u->r.fd = -1;
 }
 
 /* 0, -ENOENT on a kernel without FUSE-over-io_uring, or -errno */

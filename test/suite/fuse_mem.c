@@ -50,7 +50,6 @@
 #define SEGV_MTESERR		9
 #endif
 
-
 #define FILE_LEN	FL_CLIENT_RW_LEN	/* what fl_client_rw() moves */
 /* What "promptly" means: far above a good return, even under TCG. */
 #define DEADLINE_MS	10000u

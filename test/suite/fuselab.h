@@ -191,8 +191,9 @@ bool fl_readable(struct fl_fs *fs, int ms);
  */
 int fl_serve_until(struct fl_fs *fs, struct fl_buf *b, uint32_t opcode);
 /*
- * ... until client @pid exits: its exit code (an errno, 0 for success), or
- * -1 if it still waits after 10 s (the connection is then aborted) ...
+ * ... until client @pid exits: its exit code (an errno, 0 for success; 300
+ * if a signal ended it), or -1 if it still waits after 10 s (the connection
+ * is then aborted) ...
  */
 int fl_serve_until_exit(struct fl_fs *fs, struct fl_buf *b, pid_t pid);
 /* ... until the connection's "waiting" is 0 (3 s at most): its last value. */
