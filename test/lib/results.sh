@@ -17,7 +17,8 @@ results_open() {
 	local old
 	[ -z "${LAB_RESULTS:-}" ] || return 0
 	mkdir -p "$B/results"
-	ls -1dt "$B"/results/*-*-*/ 2>/dev/null | tail -n +"$RESULTS_KEEP" |
+	find "$B/results" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' |
+		sort -rn | tail -n +"$RESULTS_KEEP" | cut -d' ' -f2- |
 		while read -r old; do rm -rf "$old"; done
 	LAB_RESULTS=$B/results/$1-$(date +%Y%m%d-%H%M%S)-$$
 	mkdir -p "$LAB_RESULTS"
