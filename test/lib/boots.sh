@@ -52,15 +52,11 @@ busybox_for() {
 	fi
 	if [ ! -x "$d/bin/busybox" ]; then
 		step "suite $1: downloading busybox-static:$DEB_ARCH from bookworm" >&2
-		mkdir -p "$d" "$B/dl/$DEB_ARCH"
-		{
-			APT_ARCH=$DEB_ARCH apt_private bookworm update &&
-				(cd "$B/dl/$DEB_ARCH" && APT_ARCH=$DEB_ARCH apt_private bookworm download busybox-static)
-		} >>"$B/logs/apt-bookworm-$DEB_ARCH.log" 2>&1 ||
-			die "cannot download busybox-static:$DEB_ARCH (see $B/logs/apt-bookworm-$DEB_ARCH.log)" \
+		APT_ARCH=$DEB_ARCH deb_fetch bookworm "$B/dl/$DEB_ARCH" busybox-static ||
+			die "cannot download busybox-static:$DEB_ARCH (see $(APT_ARCH=$DEB_ARCH apt_log bookworm))" \
 			    "test/lab.sh suite $1"
 		deb=$(ls "$B/dl/$DEB_ARCH"/busybox-static_*_"$DEB_ARCH".deb | head -n1)
-		dpkg -x "$deb" "$d" || die "could not unpack $deb" "test/lab.sh suite $1"
+		deb_unpack "$d" "$deb" || die "could not unpack $deb" "test/lab.sh suite $1"
 	fi
 	echo "$d/bin/busybox"
 }
@@ -168,19 +164,14 @@ boot_step_name() { echo "$KVER-$1-$2-$3"; }
 # into build/qemu10 beside Debian 12's QEMU 7.2; prints a wrapper for
 # system emulator $1 that finds its modules and firmware there.
 qemu10() {
-	local d=$B/qemu10 w=$B/tools/$1-10 deb
+	local d=$B/qemu10 w=$B/tools/$1-10
 	if [ ! -x "$w" ]; then
 		step "qemu 10: downloading qemu-system-arm from bookworm-backports" >&2
-		rm -rf "$B/dl/qemu10" "$d" && mkdir -p "$B/dl/qemu10" "$d" "$B/tools"
-		{
-			apt_private bookworm-backports update &&
-				(cd "$B/dl/qemu10" && apt_private bookworm-backports download \
-					qemu-system-arm qemu-system-common qemu-system-data)
-		} >>"$B/logs/apt-backports.log" 2>&1 ||
-			die "could not download QEMU 10 (see $B/logs/apt-backports.log)" "test/lab.sh cache"
-		for deb in "$B"/dl/qemu10/*.deb; do
-			dpkg-deb -x "$deb" "$d" || die "could not unpack $deb" "test/lab.sh cache"
-		done
+		rm -rf "$B/dl/qemu10" "$d" && mkdir -p "$B/tools"
+		deb_fetch bookworm-backports "$B/dl/qemu10" \
+			qemu-system-arm qemu-system-common qemu-system-data ||
+			die "could not download QEMU 10 (see $(apt_log bookworm-backports))" "test/lab.sh cache"
+		deb_unpack "$d" "$B"/dl/qemu10/*.deb || die "could not unpack QEMU 10's packages" "test/lab.sh cache"
 		cat >"$w.tmp" <<EOF
 #!/bin/sh
 # $1 of QEMU 10 from bookworm-backports (written by test/lab.sh)

@@ -49,6 +49,30 @@ apt_private() {
 		-o APT::Sandbox::User=root "$@"
 }
 
+# deb_fetch SUITE DIR PKG...: Debian packages of SUITE (APT_ARCH's, else the
+# host's architecture) downloaded into DIR through a private apt list; the
+# output in apt_log's file.  0, or apt-get's failure.
+deb_fetch() {
+	local suite=$1 dir=$2
+	shift 2
+	mkdir -p "$dir" "$B/logs"
+	{
+		apt_private "$suite" update &&
+			(cd "$dir" && apt_private "$suite" download "$@")
+	} >>"$(apt_log "$suite")" 2>&1
+}
+apt_log() { echo "$B/logs/apt-$1${APT_ARCH:+-$APT_ARCH}.log"; }
+
+# deb_unpack DEST DEB...: the packages' files under DEST, nothing installed.
+deb_unpack() {
+	local dest=$1 deb
+	shift
+	mkdir -p "$dest"
+	for deb in "$@"; do
+		dpkg-deb -x "$deb" "$dest" || return 1
+	done
+}
+
 # Which suite carries linux-source-<ver>.
 src_suite() { kver_field "$1" 2; }
 
@@ -62,14 +86,9 @@ fetch_source() {
 	fi
 	suite=$(src_suite "$ver")
 	mkdir -p "$B/dl" "$B/src"
-	step "linux-source-$ver: apt lists of $suite"
-	apt_private "$suite" update >"$B/logs/apt-$suite.log" 2>&1 ||
-		die "apt-get update of $suite failed (see $B/logs/apt-$suite.log)" \
-		    "test/lab.sh setup"
 	step "linux-source-$ver: downloading from $suite"
-	(cd "$B/dl" && apt_private "$suite" download "linux-source-$ver") \
-		>>"$B/logs/apt-$suite.log" 2>&1 ||
-		die "linux-source-$ver is not in $suite (see $B/logs/apt-$suite.log)" \
+	deb_fetch "$suite" "$B/dl" "linux-source-$ver" ||
+		die "cannot download linux-source-$ver from $suite (see $(apt_log "$suite"))" \
 		    "test/lab.sh setup"
 	deb=$(ls -t "$B/dl"/linux-source-"$ver"_*.deb | head -n1)
 	step "linux-source-$ver: unpacking $(basename "$deb")"

@@ -6,20 +6,15 @@
 # runs here with unstable's glibc through that glibc's own loader: two
 # packages unpacked into build/sparse, nothing installed, no chroot.
 setup_sparse() {
-	local d=$B/sparse deb
+	local d=$B/sparse
 	SPARSE=$B/tools/sparse
 	if [ ! -x "$SPARSE" ]; then
 		step "sparse: downloading sparse and libc6 from unstable"
-		rm -rf "$B/dl/sparse" "$d" && mkdir -p "$B/dl/sparse" "$d" "$B/tools"
-		{
-			apt_private unstable update &&
-				(cd "$B/dl/sparse" && apt_private unstable download sparse libc6)
-		} >>"$B/logs/apt-unstable.log" 2>&1 ||
-			die "could not download sparse from unstable (see $B/logs/apt-unstable.log)" \
+		rm -rf "$B/dl/sparse" "$d" && mkdir -p "$B/tools"
+		deb_fetch unstable "$B/dl/sparse" sparse libc6 ||
+			die "could not download sparse from unstable (see $(apt_log unstable))" \
 			    "test/lab.sh static"
-		for deb in "$B"/dl/sparse/*.deb; do
-			dpkg-deb -x "$deb" "$d" || die "could not unpack $deb" "test/lab.sh static"
-		done
+		deb_unpack "$d" "$B"/dl/sparse/*.deb || die "could not unpack sparse and libc6" "test/lab.sh static"
 		cat >"$SPARSE.tmp" <<EOF
 #!/bin/sh
 # sparse from Debian unstable with unstable's glibc (written by test/lab.sh)

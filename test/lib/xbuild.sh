@@ -11,12 +11,8 @@ debian_config() {
 	local flavour=$1 arch=${1%%_*} d=$B/dl/linux-config-$KVER deb
 	if [ ! -f "$d/config.$flavour" ]; then
 		step "xbuild: downloading linux-config-$KVER:$arch from $(src_suite "$KVER")" >&2
-		mkdir -p "$d/$arch"
-		{
-			APT_ARCH=$arch apt_private "$(src_suite "$KVER")" update &&
-				(cd "$d/$arch" && APT_ARCH=$arch apt_private "$(src_suite "$KVER")" download "linux-config-$KVER")
-		} >>"$B/logs/apt-linux-config-$KVER.log" 2>&1 ||
-			die "cannot download linux-config-$KVER:$arch (see $B/logs/apt-linux-config-$KVER.log)" "test/lab.sh xbuild"
+		APT_ARCH=$arch deb_fetch "$(src_suite "$KVER")" "$d/$arch" "linux-config-$KVER" ||
+			die "cannot download linux-config-$KVER:$arch (see $(APT_ARCH=$arch apt_log "$(src_suite "$KVER")"))" "test/lab.sh xbuild"
 		deb=$(ls "$d/$arch"/linux-config-"$KVER"_*_"$arch".deb | head -n1)
 		dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/linux-config-$KVER/config.$flavour.xz" | xz -d >"$d/config.$flavour.tmp" &&
 			[ -s "$d/config.$flavour.tmp" ] ||
