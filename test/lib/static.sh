@@ -231,8 +231,8 @@ push_one() {
 			"reproduce: cd $(tree scratch) && QUILT_PATCHES=$QUILT_PATCHES QUILT_SERIES=$QUILT_SERIES quilt --quiltrc=- push --fuzz=0"
 		return 1
 	}
-	if echo "$out" | grep -q "with offset\|with fuzz"; then
-		tap_ fail "series/$KTAG$p/applies_without_fuzz" "$(echo "$out" | grep "offset\|fuzz")"
+	if out=$(quilt_drift "$out"); then
+		tap_ fail "series/$KTAG$p/applies_without_fuzz" "$out"
 	else
 		tap_ ok "series/$KTAG$p/applies_without_fuzz"
 	fi

@@ -75,14 +75,8 @@ make_tree() {
 	scratch) step "tree scratch: a hard-linked copy of $stock, for one patch at a time ($dir)" ;;
 	*) step "tree $flavour: a hard-linked copy of $stock, ${QUILT_SERIES#$TOP/} pushed ($dir)" ;;
 	esac
-	rm -rf "$dir" && mkdir -p "$dir"
-	# all but the object directories and quilt's and git's state; a
-	# tree on another file system is copied
-	(cd "$stock" && find . -mindepth 1 -maxdepth 1 ! -name 'lab-obj-*' ! -name .pc ! -name .git \
-		! -name .lab-tree -print0 | xargs -0 cp -al -t "$dir" 2>/dev/null) ||
-		{ rm -rf "$dir" && mkdir -p "$dir" &&
-		  (cd "$stock" && find . -mindepth 1 -maxdepth 1 ! -name 'lab-obj-*' ! -name .pc ! -name .git \
-			! -name .lab-tree -print0 | xargs -0 cp -a -t "$dir"); } ||
+	# hard links; a tree on another file system is copied
+	copy_tree "$stock" "$dir" -al 2>/dev/null || copy_tree "$stock" "$dir" -a ||
 		die "could not copy $stock to $dir"
 	unshare_series_files "$dir"
 	if [ "$flavour" != scratch ] && [ -n "$(series_patches)" ]; then
@@ -91,10 +85,7 @@ make_tree() {
 			die "the series does not apply to $stock" \
 			    "cd $dir && QUILT_PATCHES=$QUILT_PATCHES QUILT_SERIES=$QUILT_SERIES quilt --quiltrc=- push -a --fuzz=0"
 		}
-		if echo "$out" | grep -q "with offset\|with fuzz"; then
-			echo "$out" | grep "offset\|fuzz" >&2
-			die "the series applies only with offsets or fuzz: refresh it"
-		fi
+		! quilt_drift "$out" >&2 || die "the series applies only with offsets or fuzz: refresh it"
 	fi
 	# quilt touches its backups: none may be a link to a stock file
 	out=
@@ -103,6 +94,19 @@ make_tree() {
 	[ -z "$out" ] || die "quilt's backups are links to stock's files (unshare_series_files missed them): $out"
 	echo "$key" >"$dir/.lab-tree"
 }
+
+# Tree $1 into a fresh directory $2 with cp $3 (-al: hard links), all but
+# the object directories and quilt's and git's state.
+copy_tree() {
+	rm -rf "$2" && mkdir -p "$2" &&
+		(cd "$1" && find . -mindepth 1 -maxdepth 1 ! -name 'lab-obj-*' ! -name .pc ! -name .git \
+			! -name .lab-tree -print0 | xargs -0 cp "$3" -t "$2")
+}
+
+# The lines of quilt push's output $1 that say a hunk applied with an
+# offset or fuzz (patch prints "Hunk #1 succeeded at 15 (offset 3 lines)."
+# and "... with fuzz 1 ..."); false if there are none.
+quilt_drift() { echo "$1" | grep -E 'succeeded at [0-9]+ .*(\(offset -?[0-9]+ lines?\)|with fuzz)'; }
 
 # The files the series names get, in tree $1, inodes of their own with
 # stock's contents and mtimes.
