@@ -150,7 +150,7 @@ TEST_F(rules, kmap_read_after_pinning_again)
 }
 
 /*
- * user_events (patch 0008): the kernel sets a process's enable bit through
+ * user_events (patch 0005): the kernel sets a process's enable bit through
  * kmap_local_page() when the event is enabled. GUP's slow path has
  * invalidated the process's lines of the word; set_bit() loads the word
  * through the kernel's mapping (a read-allocate cache keeps the line) and
