@@ -32,7 +32,7 @@ set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=$TOP/build
 . "$TOP/test/lib/common.sh"
-for part in setup trees kernels boots static xbuild bench mail; do
+for part in setup trees kernels boots static xbuild bench mail mailcheck; do
 	. "$TOP/test/lib/$part.sh"
 done
 

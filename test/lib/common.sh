@@ -70,7 +70,7 @@ need_backport() {
 
 # Packages the lab needs on the host (Debian 12).
 HOST_PKGS="quilt qemu-system-x86 busybox-static flex bison bc libelf-dev
-libssl-dev cpio ccache codespell make gcc libc6-dev xz-utils python3 perl
+libssl-dev cpio ccache codespell make gcc libc6-dev xz-utils python3 perl b4
 kmod file rsync coccinelle git"
 
 # test/verbs.tsv without its comments: verb, arguments, what (tab-separated).

@@ -12,6 +12,7 @@ mail_base() {
 	rsync -a --exclude=/.pc --exclude=/.lab-unpacked --exclude='/lab-obj-*' --exclude=.git "$(ksrc)/" "$base/"
 	{
 		git -C "$base" init -q &&
+			git -C "$base" config gc.auto 0 &&
 			git -C "$base" add -A -f &&
 			git -C "$base" -c user.name=lab -c user.email=lab@localhost \
 				commit -q -m "Linux $full" &&
@@ -21,26 +22,26 @@ mail_base() {
 	echo "$stamp" >"$base/.git/lab-stamp"
 }
 
-# The addresses get_maintainer.pl gives for a patch, comma-separated;
-# $2: to (maintainers) or cc (reviewers and lists).
-mail_addrs() {
-	# the throw-away repository has no history: no --git, no --fixes
-	local tree=$1 kind=$2 patch=$3 opts=(--no-git --no-git-fallback --no-rolestats --nofixes)
-	case $kind in
-	to) opts+=(--nol --nor) ;;
-	cc) opts+=(--nom) ;;
-	esac
-	(cd "$tree" && perl scripts/get_maintainer.pl "${opts[@]}" "$patch") | paste -sd, - | sed 's/,/, /g'
-}
+# get_maintainer.pl's options for To: (maintainers) and Cc: (reviewers
+# and lists), from the files a patch writes only: the throw-away
+# repository has no history (no --git, no --fixes), and the K: keywords of
+# MAINTAINERS match the commit message too (the mm/gup patch names riscv
+# in its list of architectures).  b4 runs it over each patch of a set, the
+# checks over the set's files.
+MAIL_GM_OPTS="--no-git --no-git-fallback --no-rolestats --nofixes --no-keywords"
+MAIL_GM_TO="--nol --nor"
+MAIL_GM_CC="--nom"
 
-# `make mail`: KVER's series as mails in git format-patch form, with a cover
-# letter and To/Cc from the tree's get_maintainer.pl, in outgoing/v$V/ (a
-# backport's in outgoing/<KVER>/v$V/; or MAIL_OUT). It never sends
-# anything. The trailers come from the submitter's git configuration: each
-# `git config --add fuselab.trailer "Tag: value"`, then Signed-off-by:
-# user.name <user.email>.
+# `make mail`: KVER's series as mails, a set per destination
+# (test/mail/sets.tsv), each written by b4 0.12 with its cover letter and
+# To/Cc from the tree's get_maintainer.pl over the set's own patches, in
+# outgoing/v$V/NN-<set>/ (a backport's in outgoing/<KVER>/v$V/; or
+# MAIL_OUT), with a README.md that says where each goes and in what order.
+# It never sends anything.  The trailers come from the submitter's git
+# configuration: each `git config --add fuselab.trailer "Tag: value"`,
+# then Signed-off-by: user.name <user.email>.
 cmd_mail() {
-	local v=${V:-1} out name email full base work tmp t p f n=0 to cc all_to= all_cc=
+	local v=${V:-1} out name email full base work tmp t bad i set prefix cover after paths n=0
 	local trailers=()
 	[[ $v =~ ^[1-9][0-9]*$ ]] || die "V=$v: a series version is a number from 1"
 	name=$(git config user.name) && email=$(git config user.email) ||
@@ -52,115 +53,105 @@ cmd_mail() {
 		trailers+=(--trailer "$t")
 	done < <(git config --get-all fuselab.trailer || true)
 	trailers+=(--trailer "Signed-off-by: $name <$email>")
+	bad=$(mail_sets check "$KVER") && [ -z "$bad" ] ||
+		die "test/mail/sets.tsv and patches.tsv do not fit ${QUILT_SERIES#$TOP/}: $bad" \
+		    "python3 test/mail/sets.py check $KVER"
 	out=${MAIL_OUT:-$TOP/outgoing/${KTAG}v$v}
 	full=$(tree_version "$(ksrc)" "$KVER") || exit 1
 	base=$B/mail/$KVER-base
 	mail_base "$base" "$full"
-	# the patches with the submitter's trailers, imported onto the base
+	# the patches with the submitter's trailers
 	tmp=$B/mail/$KVER-patches
 	rm -rf "$tmp" && mkdir -p "$tmp"
-	for p in $(series_patches); do
-		git interpret-trailers "${trailers[@]}" "$QUILT_PATCHES/$p" >"$tmp/$p" ||
-			die "could not add trailers to $p" "test/lab.sh mail"
+	for t in $(series_patches); do
+		git interpret-trailers "${trailers[@]}" "$QUILT_PATCHES/$t" >"$tmp/$t" ||
+			die "could not add trailers to $t" "test/lab.sh mail"
 	done
 	work=$B/mail/$KVER-work
 	rm -rf "$work" && git clone -q --shared "$base" "$work"
-	git -C "$work" -c user.name="$name" -c user.email="$email" quiltimport \
-		--author "$name <$email>" --patches "$tmp" --series "$QUILT_SERIES" \
-		>"$B/logs/mail-$KVER.log" 2>&1 ||
-		die "git quiltimport failed (see $B/logs/mail-$KVER.log)" "test/lab.sh mail"
+	mail_b4_config "$work" "$name" "$email"
+	: >"$B/logs/mail-$KVER.log"
+	rm -f "$B/mail/$KVER-sent.log"
 	rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-	t=PATCH
-	[ "$KVER" = "$MAINLINE" ] || t="PATCH $KVER"
-	git -C "$work" format-patch -q --cover-letter --thread=shallow \
-		$([ "$v" = 1 ] || echo "-v$v") --subject-prefix="$t" \
-		-o "$out.tmp" lab-base..HEAD ||
-		die "git format-patch failed" "test/lab.sh mail"
-	for f in "$out.tmp"/*.patch; do
-		case ${f##*/} in *0000-cover-letter.patch) continue ;; esac
-		to=$(mail_addrs "$work" to "$f") && cc=$(mail_addrs "$work" cc "$f") ||
-			die "get_maintainer.pl failed on ${f##*/}" "cd $work && scripts/get_maintainer.pl $f"
-		all_to="$all_to, $to" all_cc="$all_cc, $cc"
-		mail_headers "$f" "$to" "$cc"
+	while IFS=$'\t' read -r i set prefix cover after paths <&3; do
+		mail_set "$work" "$tmp" "$out.tmp/$i-$set" "$set" "$prefix" "$cover" "$after" "$v" "$full"
 		n=$((n + 1))
-	done
-	mail_cover "$out.tmp"/*0000-cover-letter.patch "$full" "${all_to#, }" "${all_cc#, }"
+	done 3< <(mail_sets list "$KVER")
+	mail_sets readme "$KVER" "$out.tmp" || die "could not write $out.tmp/README.md"
 	rm -rf "$out" && mkdir -p "${out%/*}" && mv "$out.tmp" "$out"
-	step "mail: $n patches and a cover letter for Linux $full in $out (nothing sent)"
+	step "mail: $n sets of Linux $full in $out, to send in the order of $out/README.md (nothing sent)"
 }
 
-# Put To: and Cc: before the Subject: of mail $1 (test/mail/headers.py).
-mail_headers() {
-	python3 "$TOP/test/mail/headers.py" "$@"
+mail_sets() { python3 "$TOP/test/mail/sets.py" "$@"; }
+
+# The throw-away repository's own settings for b4: its name, get_maintainer
+# with our options, and sendemail.smtpserver: b4 0.12 would send through
+# lkml.kernel.org's web endpoint from a kernel tree when it is unset, even
+# with -o; the lab's stub sendmail, which b4 send -o never runs, and which
+# notes it if it were run (make check's nothing_sent).
+mail_b4_config() {
+	local work=$1 gm="$1/scripts/get_maintainer.pl $MAIL_GM_OPTS"
+	# throw-away: never a gc of its own (b4's git-filter-repo would start one)
+	git -C "$work" config gc.auto 0 &&
+		git -C "$work" config user.name "$2" &&
+		git -C "$work" config user.email "$3" &&
+		git -C "$work" config b4.send-auto-to-cmd "$gm $MAIL_GM_TO" &&
+		git -C "$work" config b4.send-auto-cc-cmd "$gm $MAIL_GM_CC" &&
+		git -C "$work" config b4.send-no-patatt-sign yes &&
+		git -C "$work" config sendemail.smtpserver "$TOP/test/mail/sendmail-stub" ||
+		die "could not configure $work for b4"
 }
 
-# The cover letter: its subject and text from test/mail/cover.py, the union
-# of the patches' To: and Cc:.
-mail_cover() {
-	local f=$1 full=$2 text
-	text=$(python3 "$TOP/test/mail/cover.py" "$KVER" "$full" "$TOP") ||
-		die "the cover letter could not be written" "python3 test/mail/cover.py $KVER $full ."
-	python3 "$TOP/test/mail/fill_cover.py" "$f" "$text" || die "could not fill in $f"
-	mail_headers "$f" "$3" "$4"
+# b4 in the work tree $1, its output in make mail's log; b4 send without
+# a network where unshare can make a namespace without one.  b4's own
+# state is the lab's (build/mail/b4), not the user's.
+mail_b4() {
+	local work=$1 net=
+	shift
+	[ "$1" != send ] || ! unshare -rn true 2>/dev/null || net="unshare -rn"
+	echo "+ $net b4 $*" >>"$B/logs/mail-$KVER.log"
+	(cd "$work" && export LAB_SENDMAIL_LOG=$B/mail/$KVER-sent.log \
+		XDG_DATA_HOME=$B/mail/b4 XDG_CACHE_HOME=$B/mail/b4 && $net b4 "$@") \
+		</dev/null >>"$B/logs/mail-$KVER.log" 2>&1
 }
 
-# make check's tests of `make mail` for KVER's series, as a submitter
-# configured for the test (never the machine's own git identity): refused
-# with no identity; the mails carry the configured trailers and the cover
-# letter the figures of docs/perf/summary.json; `git am` of them onto a fresh clone
-# of the base gives the tree quiltimport made; checkpatch --strict passes on
-# each mail.
-cmd_mail_check() {
-	local t=mail/$KVER cfg out log am f n=0 want
-	local me="Lab Submitter <submitter@example.invalid>" tb="Tested-by: Lab Tester <tester@example.invalid>"
-	tap_step "$KVER-mail"
-	# what the check writes is the run's: its mails, git identity and clone
-	out=${TAP_FILE%.tap}.mails cfg=${TAP_FILE%.tap}.gitconfig am=${TAP_FILE%.tap}.am
-	mkdir -p "$B/mail"
-	if log=$( (export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 MAIL_OUT=$out-refused
-		cd "$B/mail" && cmd_mail) 2>&1); then
-		tap_ fail "$t/refused_without_a_submitter" "make mail succeeded with no git identity"
-	elif echo "$log" | grep -q "who submits" && [ ! -e "$out-refused" ]; then
-		tap_ ok "$t/refused_without_a_submitter"
+# One set: its patches on its base (lab-base, or the set it comes after)
+# as branch lab/<set>, then b4: enrolled as b4/<set>, To/Cc collected,
+# the cover letter (a single patch: its subject only, so that nothing
+# lands below the ---), the prefix and version, and b4 send -o DIR.
+mail_set() {
+	local work=$1 tmp=$2 dir=$3 set=$4 prefix=$5 cover=$6 after=$7 v=$8 full=$9
+	local from=lab-base n text log=$B/logs/mail-$KVER.log
+	[ "$after" = - ] || from=lab/$after
+	mail_sets patches "$KVER" "$set" >"$tmp/series-$set"
+	n=$(wc -l <"$tmp/series-$set")
+	step "mail: set $set, $n patch(es) on ${from#lab/}: b4 prep, To/Cc, b4 send -o"
+	{
+		git -C "$work" checkout -q -b "lab/$set" "$from" &&
+			git -C "$work" quiltimport --author "$(git -C "$work" config user.name) <$(git -C "$work" config user.email)>" \
+				--patches "$tmp" --series "$tmp/series-$set" &&
+			git -C "$work" checkout -q -b "b4/$set" "lab/$set"
+	} >>"$log" 2>&1 || die "set $set: git quiltimport failed (see $log)" "test/lab.sh mail"
+	mail_b4 "$work" prep -e "$from" && mail_b4 "$work" prep -c ||
+		die "set $set: b4 prep failed (see $log)" "test/lab.sh mail"
+	if [ "$cover" = - ]; then
+		text=$(sed -n 's/^Subject: \(\[[^]]*\] *\)\?//p;T;q' "$tmp/$(cat "$tmp/series-$set")")
 	else
-		tap_ fail "$t/refused_without_a_submitter" "$log"
+		text=$(python3 "$TOP/test/mail/cover.py" "$KVER" "$full" "$TOP" "$set") ||
+			die "set $set: the cover letter could not be written" "python3 test/mail/cover.py $KVER $full . $set"
+		text=${text/$'\n'/$'\n\n'}
 	fi
-	printf '[user]\n\tname = Lab Submitter\n\temail = submitter@example.invalid\n[fuselab]\n\ttrailer = %s\n' "$tb" >"$cfg"
-	if ! log=$( (export GIT_CONFIG_GLOBAL=$cfg GIT_CONFIG_NOSYSTEM=1 MAIL_OUT=$out
-		cd "$B/mail" && cmd_mail) 2>&1); then
-		tap_ fail "$t/written" "$log" "reproduce: KVER=$KVER test/lab.sh mail"
-		return
-	fi
-	want=$(series_patches | wc -l)
-	for f in "$out"/*.patch; do case ${f##*/} in 0000-*) ;; *) n=$((n + 1)) ;; esac; done
-	if [ "$n" = "$want" ] && [ -f "$out/0000-cover-letter.patch" ]; then
-		tap_ ok "$t/written" "measured: $n patches and a cover letter"
-	else
-		tap_ fail "$t/written" "$n mails for $want patches, cover letter: $(ls "$out"/0000-* 2>&1)"
-	fi
-	# every patch: From: the submitter, To: someone, the trailers last
-	log=$(for f in "$out"/0*.patch; do
-		case ${f##*/} in 0000-*) continue ;; esac
-		grep -qx "From: $me" "$f" || echo "${f##*/}: no From: $me"
-		grep -q "^To: ." "$f" || echo "${f##*/}: no To:"
-		[ "$(sed -n '/^---$/q;p' "$f" | tail -n 2)" = "$tb
-Signed-off-by: $me" ] || echo "${f##*/}: does not end with the configured trailers"
-	done)
-	if [ -z "$log" ]; then tap_ ok "$t/trailers_from_the_submitter"; else tap_ fail "$t/trailers_from_the_submitter" "$log"; fi
-	log=$(python3 "$TOP/test/mail/check_cover.py" "$out/0000-cover-letter.patch" "$TOP/docs/perf/summary.json")
-	if [ -z "$log" ]; then tap_ ok "$t/cover_letter_quotes_docs_perf_md"; else tap_ fail "$t/cover_letter_quotes_docs_perf_md" "$log"; fi
-	git clone -q --shared "$B/mail/$KVER-base" "$am"
-	if log=$(cd "$am" && GIT_CONFIG_GLOBAL=$cfg GIT_CONFIG_NOSYSTEM=1 git am -q $(ls "$out"/0*.patch | grep -v /0000-) 2>&1) &&
-		[ "$(git -C "$am" rev-parse 'HEAD^{tree}')" = "$(git -C "$B/mail/$KVER-work" rev-parse 'HEAD^{tree}')" ]; then
-		tap_ ok "$t/git_am_onto_a_fresh_base" "measured: $(git -C "$am" rev-list --count lab-base..HEAD) commits, tree $(git -C "$am" rev-parse --short 'HEAD^{tree}')"
-	else
-		tap_ fail "$t/git_am_onto_a_fresh_base" "$log" "reproduce: cd $am && git am \$(ls $out/0*.patch | grep -v /0000-)"
-	fi
-	for f in "$out"/0*.patch; do
-		if log=$(KVER=$KVER KSRC=$(ksrc) "$TOP/checkpatch.sh" "$f" 2>&1); then
-			tap_ ok "$t/checkpatch/${f##*/}"
-		else
-			tap_ fail "$t/checkpatch/${f##*/}" "$log"
-		fi
-	done
+	# b4 prep -c put To: and Cc: in b4's default cover; they stay, below
+	# our text
+	{
+		printf '%s\n\n' "$text"
+		git -C "$work" log -1 --format=%B --grep='^--- b4-submit-tracking ---$' |
+			grep -E '^(To|Cc): '
+	} >"$tmp/cover-$set"
+	git -C "$work" config core.editor "cp $tmp/cover-$set"
+	mail_b4 "$work" prep --edit-cover &&
+		mail_b4 "$work" prep --force-revision "$v" &&
+		{ [ "$prefix" = PATCH ] || mail_b4 "$work" prep --set-prefixes ${prefix#PATCH }; } &&
+		mail_b4 "$work" send -o "$dir" --no-sign --not-me-too ||
+		die "set $set: b4 failed (see $log)" "test/lab.sh mail"
 }

@@ -2,15 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 """Write the cover letter's subject and body for `make mail`.
 
-    cover.py KVER FULL_VERSION TOP
+    cover.py KVER FULL_VERSION TOP SET
 
-Prints the subject on the first line, then the body.  The prose is
-test/mail/cover-<mainline|stable>.txt; what it quotes is read from the
-repository's generated documents, never typed here:
+Prints the subject on the first line, then the body.  The prose is the
+set's cover file in test/mail/ (test/mail/sets.tsv); what it quotes is
+read from the repository's generated documents and tables, never typed
+here:
 
   @PERF@   the summary of docs/perf/summary.json (make bench)
   @AUDIT@  the counts of docs/audit/linux-<KVER>.json (make audit), and
            for mainline the hits with the series applied
+  @SETS@   KVER's other sets (test/mail/sets.tsv), their patches' subjects
   @BASE@   the base tree's version, @KVER@ its series
 """
 import json
@@ -18,6 +20,8 @@ import re
 import sys
 import textwrap
 from pathlib import Path
+
+import sets
 
 
 def die(msg):
@@ -110,23 +114,43 @@ def audit(top, kver):
     return "\n\n".join(out)
 
 
-def mainline(top):
-    """The first version of test/kversions.tsv."""
-    for line in (top / "test/kversions.tsv").read_text().splitlines():
-        if line and not line.startswith("#"):
-            return line.split("\t")[0]
-    die("test/kversions.tsv has no version")
+def subject(kver, patch):
+    """A patch's subject, without its [PATCH] prefix."""
+    for line in (sets.series_dir(kver) / "patches" / patch).open():
+        if line.startswith("Subject: "):
+            return re.sub(r"^\[[^]]*\] *", "", line[9:].strip())
+    die(f"{patch}: no Subject: line")
+
+
+def other_sets(kver, me):
+    """KVER's sets but ME, a line per patch, in the order they are sent."""
+    rows = sets.sets(kver)
+    after = next(r["after"] for r in rows if r["set"] == me)
+    out = []
+    for r in rows:
+        if r["set"] == me:
+            continue
+        note = " (this set applies on top of it)" if r["set"] == after else ""
+        out.append(f"  {r['set']}{note}:")
+        out += [f"    [{r['prefix']}] {subject(kver, p)}"
+                for p in sets.set_patches(kver, r["set"])]
+    return "\n".join(out)
 
 
 def main():
-    if len(sys.argv) != 4:
-        die("usage: cover.py KVER FULL_VERSION TOP")
-    kver, full, top = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    kind = "mainline" if kver == mainline(top) else "stable"
-    tpl = top / f"test/mail/cover-{kind}.txt"
+    if len(sys.argv) != 5:
+        die("usage: cover.py KVER FULL_VERSION TOP SET")
+    kver, full, top, me = sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4]
+    row = [r for r in sets.sets(kver) if r["set"] == me]
+    if not row or row[0]["cover"] == "-":
+        die(f"set {me} of {kver} has no cover file (test/mail/sets.tsv)")
+    tpl = top / "test/mail" / row[0]["cover"]
     text = tpl.read_text()
-    text = text.replace("@PERF@", perf(top))
-    text = text.replace("@AUDIT@", audit(top, kver))
+    if "@PERF@" in text:
+        text = text.replace("@PERF@", perf(top))
+    if "@AUDIT@" in text:
+        text = text.replace("@AUDIT@", audit(top, kver))
+    text = text.replace("@SETS@", other_sets(kver, me))
     text = text.replace("@BASE@", full).replace("@KVER@", kver)
     left = re.findall(r"@[A-Z]+@", text)
     if left:
