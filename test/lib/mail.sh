@@ -68,7 +68,7 @@ cmd_mail() {
 			die "could not add trailers to $t" "test/lab.sh mail"
 	done
 	work=$B/mail/$KVER-work
-	rm -rf "$work" && git clone -q --shared "$base" "$work"
+	mail_clone "$base" "$work"
 	mail_b4_config "$work" "$name" "$email"
 	: >"$B/logs/mail-$KVER.log"
 	rm -f "$B/mail/$KVER-sent.log"
@@ -84,6 +84,24 @@ cmd_mail() {
 
 mail_sets() { python3 "$TOP/test/mail/sets.py" "$@"; }
 
+# A clone $2 of the base $1, as cloned: made once per base, then only
+# switched back to lab-base (a new clone, or removing the old tree, takes
+# minutes while kernels build), its branches and anything b4 left gone.
+mail_clone() {
+	local base=$1 dir=$2 id b
+	id=$(git -C "$base" rev-parse lab-base) || die "no base $base" "test/lab.sh mail"
+	if [ "$(git -C "$dir" config lab.base 2>/dev/null)" != "$id" ]; then
+		rm -rf "$dir" && git clone -q --shared "$base" "$dir" &&
+			git -C "$dir" config gc.auto 0 && git -C "$dir" config lab.base "$id" ||
+			die "could not clone $base into $dir"
+	fi
+	for b in am cherry-pick rebase; do git -C "$dir" "$b" --abort >/dev/null 2>&1 || true; done
+	git -C "$dir" checkout -q -f --detach lab-base && git -C "$dir" clean -q -fdx &&
+		git -C "$dir" for-each-ref --format='%(refname)' refs/heads/ |
+		while read -r b; do git -C "$dir" update-ref -d "$b" || exit 1; done ||
+		die "could not reset $dir to lab-base"
+}
+
 # The throw-away repository's own settings for b4: its name, get_maintainer
 # with our options, and sendemail.smtpserver: b4 0.12 would send through
 # lkml.kernel.org's web endpoint from a kernel tree when it is unset, even
@@ -91,9 +109,7 @@ mail_sets() { python3 "$TOP/test/mail/sets.py" "$@"; }
 # notes it if it were run (make check's nothing_sent).
 mail_b4_config() {
 	local work=$1 gm="$1/scripts/get_maintainer.pl $MAIL_GM_OPTS"
-	# throw-away: never a gc of its own (b4's git-filter-repo would start one)
-	git -C "$work" config gc.auto 0 &&
-		git -C "$work" config user.name "$2" &&
+	git -C "$work" config user.name "$2" &&
 		git -C "$work" config user.email "$3" &&
 		git -C "$work" config b4.send-auto-to-cmd "$gm $MAIL_GM_TO" &&
 		git -C "$work" config b4.send-auto-cc-cmd "$gm $MAIL_GM_CC" &&

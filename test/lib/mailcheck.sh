@@ -83,7 +83,7 @@ mail_check_not_sent() {
 # after), recipients from its own files, checkpatch on each.
 mail_check_set() {
 	local t=$1 out=$2 d=$2/$3 cover=$4 after=$5 paths=$6 me=$7 tb=$8 cfg=$9
-	local f log am=${TAP_FILE%.tap}.am files to cc p
+	local f log am=$B/mail/$KVER-am files to cc p
 	log=$(for f in "$d"/0*.eml; do
 		case ${f##*/} in 0000-*) continue ;; esac
 		grep -qx "From: $me" "$f" || echo "${f##*/}: no From: $me"
@@ -142,11 +142,7 @@ mail_check_am() {
 	[ "$after" = - ] || first=" ($after's first)"
 	[ "$after" = - ] || mails=($(ls "$out"/[0-9]*-"$after"/0*.eml | grep -v /0000-))
 	mails+=($(ls "$d"/0*.eml | grep -v /0000-))
-	# one clone for the run's sets, each time back to the base as cloned
-	[ -d "$am" ] || git clone -q --shared "$B/mail/$KVER-base" "$am"
-	git -C "$am" am --abort >/dev/null 2>&1 || true
-	git -C "$am" checkout -q -f --detach lab-base && git -C "$am" clean -q -fdx ||
-		die "could not reset $am to lab-base"
+	mail_clone "$B/mail/$KVER-base" "$am"
 	want=$(git -C "$B/mail/$KVER-work" rev-parse --short "lab/$set^{tree}")
 	if log=$(cd "$am" && GIT_CONFIG_GLOBAL=$cfg GIT_CONFIG_NOSYSTEM=1 git am -q "${mails[@]}" 2>&1) &&
 		log="tree $(git -C "$am" rev-parse --short 'HEAD^{tree}'), git quiltimport's $want" &&
