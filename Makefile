@@ -40,10 +40,12 @@
 #                        stock and patched, per-patch builds, checkpatch, the
 #                        cross-builds (Debian's armel marvell config, sh),
 #                        make mail; its host-side checks are in make check
-#   make mail            the series as mails in outgoing/v<V>/, cover letter,
-#                        To/Cc from get_maintainer.pl, trailers from your git
-#                        config (user.name, user.email, fuselab.trailer);
-#                        never sends. KVER=6.1: the backport; V=2: v2
+#   make mail            the series as mails in outgoing/v<V>/, a set per
+#                        destination (test/mail/sets.tsv), written by b4:
+#                        To/Cc from get_maintainer.pl over each set's files,
+#                        trailers from your git config (user.name,
+#                        user.email, fuselab.trailer); never sends.
+#                        KVER=6.1: the backport; V=2: v2 (docs/mail.md)
 #
 # Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5" (check; check-full adds arm64),
 # ONLY=fuse_data,fuse_bufs (suites), KVER=6.1 (the backport)
