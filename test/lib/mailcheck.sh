@@ -22,11 +22,13 @@ cmd_mail_check() {
 	fi
 	if log=$( (export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 MAIL_OUT=$out-refused
 		cd "$B/mail" && cmd_mail) 2>&1); then
-		tap_ fail "$t/refused_without_a_submitter" "make mail succeeded with no git identity"
+		tap_ fail "$t/refused_without_a_submitter" "make mail succeeded with no git identity" \
+			"reproduce: GIT_CONFIG_GLOBAL=/dev/null $(lab_env)test/lab.sh mail"
 	elif echo "$log" | grep -q "who submits" && [ ! -e "$out-refused" ]; then
 		tap_ ok "$t/refused_without_a_submitter"
 	else
-		tap_ fail "$t/refused_without_a_submitter" "$log"
+		tap_ fail "$t/refused_without_a_submitter" "$log" \
+			"reproduce: GIT_CONFIG_GLOBAL=/dev/null $(lab_env)test/lab.sh mail"
 	fi
 	printf '[user]\n\tname = Lab Submitter\n\temail = submitter@example.invalid\n[fuselab]\n\ttrailer = %s\n' "$tb" >"$cfg"
 	if ! log=$( (export GIT_CONFIG_GLOBAL=$cfg GIT_CONFIG_NOSYSTEM=1 MAIL_OUT=$out
@@ -83,7 +85,8 @@ mail_check_not_sent() {
 # after), recipients from its own files, checkpatch on each.
 mail_check_set() {
 	local t=$1 out=$2 d=$2/$3 cover=$4 after=$5 paths=$6 me=$7 tb=$8 cfg=$9
-	local f log am=$B/mail/$KVER-am files to cc p
+	local f log am=$B/mail/$KVER-am files to cc p rep
+	rep="reproduce: $(lab_env)test/lab.sh mail-check (its mails: $d)"
 	log=$(for f in "$d"/0*.eml; do
 		case ${f##*/} in 0000-*) continue ;; esac
 		grep -qx "From: $me" "$f" || echo "${f##*/}: no From: $me"
@@ -91,21 +94,21 @@ mail_check_set() {
 		[ "$(sed -n '/^---$/q;p' "$f" | tail -n 2)" = "$tb
 Signed-off-by: $me" ] || echo "${f##*/}: does not end with the configured trailers"
 	done)
-	if [ -z "$log" ]; then tap_ ok "$t/trailers_from_the_submitter"; else tap_ fail "$t/trailers_from_the_submitter" "$log"; fi
+	if [ -z "$log" ]; then tap_ ok "$t/trailers_from_the_submitter"; else tap_ fail "$t/trailers_from_the_submitter" "$log" "$rep"; fi
 	if [ "$cover" = - ]; then
 		# b4 puts a single patch's cover text below its ---
 		log=$(awk '/^---$/ { getline; print; exit }' "$d"/0001-*.eml)
 		if echo "$log" | grep -qE '^ .* \| +[0-9]+ '; then
 			tap_ ok "$t/nothing_below_the_cut"
 		else
-			tap_ fail "$t/nothing_below_the_cut" "after the --- comes '$log', not the diffstat"
+			tap_ fail "$t/nothing_below_the_cut" "after the --- comes '$log', not the diffstat" "$rep"
 		fi
 	elif grep -q '@PERF@' "$TOP/test/mail/$cover"; then
 		log=$(python3 "$TOP/test/mail/check_cover.py" "$d"/0000-*.eml "$TOP/docs/perf/summary.json" 2>&1)
-		if [ -z "$log" ]; then tap_ ok "$t/cover_letter_quotes_docs_perf_md"; else tap_ fail "$t/cover_letter_quotes_docs_perf_md" "$log"; fi
+		if [ -z "$log" ]; then tap_ ok "$t/cover_letter_quotes_docs_perf_md"; else tap_ fail "$t/cover_letter_quotes_docs_perf_md" "$log" "$rep"; fi
 	else
 		log=$(python3 "$TOP/test/mail/check_cover.py" "$d"/0000-*.eml 2>&1)
-		if [ -z "$log" ]; then tap_ ok "$t/cover_letter_has_no_placeholder"; else tap_ fail "$t/cover_letter_has_no_placeholder" "$log"; fi
+		if [ -z "$log" ]; then tap_ ok "$t/cover_letter_has_no_placeholder"; else tap_ fail "$t/cover_letter_has_no_placeholder" "$log" "$rep"; fi
 	fi
 	mail_check_am "$t" "$out" "$d" "$after" "$am" "$cfg" "${3#*-}"
 	# the files the set writes, inside its paths; get_maintainer.pl over
