@@ -102,7 +102,7 @@ busybox_for() {
 cmd_run() {
 	[ $# -ge 2 ] || die "usage: test/lab.sh run ARCH stock|patched|old [suite|debian|alias|cache|crash|<a GUESTS name of the arch>]"
 	case $2 in stock | patched | old) ;; *) die "FLAVOUR must be stock, patched or old, not '$2'" ;; esac
-	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash= out rc=0
+	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash= out rc=0 whole=
 	local timeout=${BOOT_TIMEOUT:-1500}
 	load_arch "$arch"
 	case " suite alias cache crash debian $(guest_names | xargs) " in *" $guest "*) ;;
@@ -177,6 +177,7 @@ cmd_run() {
 		suites=$(cat "$B/suite/$KVER-$arch/tests")
 		append="$append $(guest_append "$guest" "$dir/System.map")" || exit 1
 		tag=-$guest
+		whole=1
 		;;
 	esac
 	[ -z "$KDTB" ] || extra="$extra -dtb $dir/dtb"
@@ -194,7 +195,7 @@ cmd_run() {
 		--tap "$TAP_FILE" \
 		--rerun "$(lab_env)test/lab.sh run $arch $flavour $guest" \
 		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"} ${cache:+--cache-log "$cache"} \
-		${crash:+--crash "$crash"} || rc=$?
+		${crash:+--crash "$crash"} ${whole:+--rerun-whole} || rc=$?
 	rm -f "$out.initrd.cpio.gz"
 	return "$rc"
 }
@@ -273,6 +274,7 @@ cmd_shell() {
 	[ $# -ge 1 ] && [ $# -le 2 ] || die "usage: test/lab.sh shell ARCH [stock|patched|old]"
 	local arch=$1 flavour=${2:-patched} dir
 	load_arch "$arch"
+	[ -z "$GUEST_INIT" ] || die "$arch has no shell: its guest is test/$GUEST_INIT alone"
 	dir=$(img_dir "$arch" "$flavour")
 	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "$(lab_env)test/lab.sh kernel $arch $flavour"
 	[ -f "$B/initrd/$KVER-$arch-suite.cpio.gz" ] || die "no suite for $arch" "$(lab_env)test/lab.sh suite $arch"
