@@ -137,9 +137,12 @@ static const char *write_geometry(void)
 		close(fd);
 		return "struct cache_info is not where this program expects it";
 	}
-	v = 0x3000; mem_rw(fd, bcd + OFF_DCACHE + CI_ALIAS_MASK, &v, 1);
-	v = 4;      mem_rw(fd, bcd + OFF_DCACHE + CI_N_ALIASES, &v, 1);
-	v = 0x3fff; mem_rw(fd, shm, &v, 1);
+	v = 0x3000;
+	mem_rw(fd, bcd + OFF_DCACHE + CI_ALIAS_MASK, &v, 1);
+	v = 4;
+	mem_rw(fd, bcd + OFF_DCACHE + CI_N_ALIASES, &v, 1);
+	v = 0x3fff;
+	mem_rw(fd, shm, &v, 1);
 	read_geometry(fd, bcd, shm, w);
 	close(fd);
 	alias_mask = w[CI_ALIAS_MASK / 4];
@@ -309,10 +312,16 @@ int main(void)
 	long n;
 	int fd, chunks = NPAGES / CHUNK;
 
-	mkdir("/dev", 0755); mkdir("/proc", 0755); mkdir("/sys", 0755);
+	mkdir("/dev", 0755);
+	mkdir("/proc", 0755);
+	mkdir("/sys", 0755);
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	fd = open("/dev/console", O_RDWR);
-	if (fd >= 0) { dup2(fd, 0); dup2(fd, 1); dup2(fd, 2); }
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
 	mount("proc", "/proc", "proc", 0, NULL);
 	mount("sysfs", "/sys", "sysfs", 0, NULL);
 	mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
@@ -337,7 +346,7 @@ int main(void)
 	printf("1..%d\n", geo ? 5 : 4);
 	if (geo)
 		tap(!err && alias_mask == 0x3000 && n_aliases == 4 && shm_mask == 0x3fff,
-		    "dcache_geometry_is_sh7751rs",
+		    "dcache_has_sh7751r_aliases",
 		    err ? err : "expected alias_mask 0x3000, n_aliases 4, shm_align_mask 0x3fff");
 	else
 		tap(n_aliases == 0, "dcache_has_no_aliases",
