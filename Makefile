@@ -47,7 +47,7 @@
 #                        user.email, fuselab.trailer); never sends.
 #                        KVER=6.1: the backport; V=2: v2 (docs/mail.md)
 #
-# Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5" (check; check-full adds arm64),
+# Variables: KSRC=<your 7.2 tree>, ARCHES="x86_64 armv5 sh4" (check; check-full adds arm64),
 # ONLY=fuse_data,fuse_bufs (suites), KVER=6.1 (the backport)
 
 LAB := test/lab.sh

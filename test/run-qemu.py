@@ -60,6 +60,7 @@ RESULT = re.compile(r"^(not ok|ok) \d+ (?:- )?(.*?)(?: # (SKIP|TODO)\b ?(.*))?$"
 PLAN = re.compile(r"^1\.\.(\d+)$")
 RERUN = None        # --rerun, for the suites' guests (the Debian guest's
                     # checks are not kselftest tests)
+WHOLE = [False]     # --rerun-whole: RERUN reproduces a failure as it is
 
 
 def main():
@@ -86,12 +87,16 @@ def main():
     ap.add_argument("--rerun", help="the lab command that boots this run "
                     "again: a failed test's diagnostics end with it, "
                     "narrowed to that test")
+    ap.add_argument("--rerun-whole", action="store_true",
+                    help="the guest takes no ONLY= or ARGS=: a failed "
+                    "test's reproduce line is --rerun as it is")
     ap.add_argument("--interactive", action="store_true",
                     help="attach the console to this terminal, no parsing")
     a = ap.parse_args()
     global RERUN
     if a.rerun and not a.rerun.endswith(" debian"):
         RERUN = a.rerun
+    WHOLE[0] = a.rerun_whole
 
     for p in (a.kernel, a.initrd) + ((a.xfail,) if a.xfail else ()):
         if not os.path.exists(p):
@@ -220,7 +225,8 @@ def handle_line(line, tap, name):
         diag = cur["diag"][-30:] if not ok or xfail else \
             [d for d in cur["diag"] if "measured:" in d]
         if not ok and not xfail and RERUN:
-            diag.append(f"reproduce: ONLY={cur['suite']} ARGS=-r,{test} {RERUN}")
+            diag.append(f"reproduce: {RERUN}" if WHOLE[0] else
+                        f"reproduce: ONLY={cur['suite']} ARGS=-r,{test} {RERUN}")
         tap.result(ok, f"{name}/{cur['suite']}/{test}", diag, skip, xfail,
                    race)
         cur["results"] += 1

@@ -139,6 +139,11 @@ MEASURES = (
     ("stale loads on the daemon's buffers", r"/cache/fuse_bufs/bufs\.",
      re.compile(r"measured: stale loads (\d+) hits \+ (\d+) fills"),
      ("hits ", "fills ")),
+    ("GUP under vmsplice (SH-4)", r"/vmsplice_gup/tracer_sees",
+     re.compile(r"measured: entries of sys_vmsplice \d+, gup_fast_fallback "
+                r"\d+, __get_user_pages (\d+), __flush_anon_page (\d+); "
+                r"GUP-fast walks \(gup_fast_fallback -> __pte_offset_map\) "
+                r"(\d+)"), ("slow path ", "__flush_anon_page ", "GUP-fast walks ")),
 )
 BOOT = re.compile(r"^\d{3}-(\S+?)-(stock|patched|old)-(\w+)\.tap$")
 

@@ -14,6 +14,10 @@ cmd_suite() {
 			die "headers_install failed (see $B/logs/headers-$arch.log)" "test/lab.sh suite $arch"
 		touch "$hdr/.stamp"
 	fi
+	if [ -n "$GUEST_INIT" ]; then
+		nolibc_guest "$arch" "$hdr" "$out"
+		return
+	fi
 	# binaries built with another harness are built again
 	[ "$(cat "$out/.harness" 2>/dev/null)" = "$(harness_src)" ] || rm -rf "$out"
 	mkdir -p "$out" && harness_src >"$out/.harness"
@@ -41,6 +45,36 @@ cmd_suite() {
 	step "suite $arch: $(echo $list | wc -w) binaries in build/initrd/$KVER-$arch-suite.cpio.gz"
 }
 
+# The arch's GUEST_INIT (test/<path>.c) as the guest's only program, its
+# /init: built against the kernel tree's nolibc and uapi headers $2 (with
+# the arch's GCC plugin), in an initramfs of its own.  Its suite is the
+# source's name.
+nolibc_guest() {
+	local arch=$1 hdr=$2 out=$3 src=$TOP/test/$GUEST_INIT nolibc name
+	nolibc=$(ksrc)/tools/include/nolibc
+	name=$(sed -n 's/^#define SUITE[[:space:]]*"\(.*\)"$/\1/p' "$src")
+	[ -n "$name" ] || die "$src defines no SUITE \"<name>\""
+	rm -rf "$out" && mkdir -p "$out" "$B/initrd"
+	step "suite $arch: building /init from ${src#"$TOP"/} with nolibc"
+	"${CROSS_COMPILE}gcc" -Os -Wall -static -nostdlib -nostdinc -fno-stack-protector \
+		-fno-asynchronous-unwind-tables ${KCC_PLUGIN:+-fplugin=$(cc_plugin)} \
+		-I"$nolibc" -isystem "$hdr/include" -include "$nolibc/nolibc.h" \
+		-o "$out/init" "$src" -lgcc >"$B/logs/suite-$arch.log" 2>&1 || {
+		cat "$B/logs/suite-$arch.log" >&2
+		die "the nolibc /init failed to build" "test/lab.sh suite $arch"
+	}
+	echo "$name" >"$out/tests"
+	{
+		echo "dir /dev 0755 0 0"
+		echo "nod /dev/console 0600 0 0 c 5 1"
+		echo "file /init $out/init 0755 0 0"
+	} >"$B/initrd/$KVER-$arch-suite.list"
+	"$(gen_init_cpio)" "$B/initrd/$KVER-$arch-suite.list" |
+		gzip -1 >"$B/initrd/$KVER-$arch-suite.cpio.gz.tmp"
+	mv "$B/initrd/$KVER-$arch-suite.cpio.gz.tmp" "$B/initrd/$KVER-$arch-suite.cpio.gz"
+	step "suite $arch: /init ($name) in build/initrd/$KVER-$arch-suite.cpio.gz"
+}
+
 # The static busybox for the guest: the host's for amd64, otherwise
 # Debian 12's busybox-static of that architecture, downloaded with a
 # private apt list and unpacked.
@@ -66,13 +100,14 @@ busybox_for() {
 # Boot ARCH's FLAVOUR kernel with GUEST: "suite" (our initramfs) or
 # "debian" (real clients, test/debian/).
 cmd_run() {
-	[ $# -ge 2 ] || die "usage: test/lab.sh run ARCH stock|patched|old [suite|debian|alias|cache|crash]"
+	[ $# -ge 2 ] || die "usage: test/lab.sh run ARCH stock|patched|old [suite|debian|alias|cache|crash|<a GUESTS name of the arch>]"
 	case $2 in stock | patched | old) ;; *) die "FLAVOUR must be stock, patched or old, not '$2'" ;; esac
-	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash= out rc=0
+	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash= out rc=0 whole=
 	local timeout=${BOOT_TIMEOUT:-1500}
-	case $guest in suite | alias | cache | crash | debian) ;;
-	*) die "GUEST must be suite, alias, cache, crash or debian, not '$guest'" ;; esac
 	load_arch "$arch"
+	case " suite alias cache crash debian $(guest_names | xargs) " in *" $guest "*) ;;
+	*) die "GUEST must be suite, alias, cache, crash, debian$(guest_names | sed 's/^/, /' | tr -d '\n'), not '$guest'" ;;
+	esac
 	# what the stock kernel must fail: the tests that prove the series
 	[ -f "$TOP/test/expect/$flavour.xfail" ] && xfail=$TOP/test/expect/$flavour.xfail
 	dir=$(img_dir "$arch" "$flavour")
@@ -135,7 +170,15 @@ cmd_run() {
 		extra="-m 2G"
 		append="$append ${BREAK:+fuselab_break=$BREAK} ${ONLY:+fuselab_only=$ONLY} ${REPEAT:+fuselab_repeat=$REPEAT}"
 		;;
-	*) die "GUEST must be suite, alias, cache, crash or debian, not '$guest'" ;;
+	*)
+		# one of the arch's GUESTS: the suite's initramfs, with its words
+		# on the command line
+		initrd=$B/initrd/$KVER-$arch-suite.cpio.gz
+		suites=$(cat "$B/suite/$KVER-$arch/tests")
+		append="$append $(guest_append "$guest" "$dir/System.map")" || exit 1
+		tag=-$guest
+		whole=1
+		;;
 	esac
 	[ -z "$KDTB" ] || extra="$extra -dtb $dir/dtb"
 	if [ "$guest" != debian ] && [ -f "$dir/kmod.cpio.gz" ]; then
@@ -152,9 +195,36 @@ cmd_run() {
 		--tap "$TAP_FILE" \
 		--rerun "$(lab_env)test/lab.sh run $arch $flavour $guest" \
 		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"} ${cache:+--cache-log "$cache"} \
-		${crash:+--crash "$crash"} || rc=$?
+		${crash:+--crash "$crash"} ${whole:+--rerun-whole} || rc=$?
 	rm -f "$out.initrd.cpio.gz"
 	return "$rc"
+}
+
+# The names of the arch's GUESTS (test/arch/<arch>.conf), one a line.
+guest_names() {
+	local g
+	for g in $GUESTS; do echo "${g%%:*}"; done
+}
+
+# The words guest $1 of the arch's GUESTS (NAME:WORD,...) adds to the
+# kernel command line, each "KEY=@symbol" as KEY=<the symbol's address in
+# System.map $2>.
+guest_append() {
+	local g w addr out=()
+	for g in $GUESTS; do
+		[ "${g%%:*}" = "$1" ] || continue
+		for w in $(echo "${g#*:}" | tr , ' '); do
+			case $w in
+			*=@*)
+				addr=$(awk -v s="${w#*=@}" '$3 == s { print $1; exit }' "$2")
+				[ -n "$addr" ] || die "guest $1: no symbol ${w#*=@} in $2"
+				w=${w%%=@*}=$addr
+				;;
+			esac
+			out+=("$w")
+		done
+	done
+	echo "${out[*]}"
 }
 
 # The name of the step of a boot.
@@ -204,6 +274,7 @@ cmd_shell() {
 	[ $# -ge 1 ] && [ $# -le 2 ] || die "usage: test/lab.sh shell ARCH [stock|patched|old]"
 	local arch=$1 flavour=${2:-patched} dir
 	load_arch "$arch"
+	[ -z "$GUEST_INIT" ] || die "$arch has no shell: its guest is test/$GUEST_INIT alone"
 	dir=$(img_dir "$arch" "$flavour")
 	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "$(lab_env)test/lab.sh kernel $arch $flavour"
 	[ -f "$B/initrd/$KVER-$arch-suite.cpio.gz" ] || die "no suite for $arch" "$(lab_env)test/lab.sh suite $arch"
@@ -222,7 +293,12 @@ run_flavours() {
 		for g in "$@"; do cmd_kernel "$a" "$g"; done
 		cmd_suite "$a"
 	done
-	for a in $ARCHES; do boot_flavours "$a" suite "$@"; done
+	# the suite, or the boots an arch has instead (GUESTS)
+	for a in $ARCHES; do
+		load_arch "$a"
+		for g in $(guest_names); do boot_flavours "$a" "$g" "$@"; done
+		[ -n "$GUESTS" ] || boot_flavours "$a" suite "$@"
+	done
 	for g in alias cache crash; do
 		for a in $(guest_arches "$g"); do
 			[[ " $ARCHES " == *" $a "* ]] || continue

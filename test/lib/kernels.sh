@@ -4,7 +4,7 @@
 # The keys of test/arch/<arch>.conf: those every arch sets, then those an
 # arch may leave empty.
 ARCH_KEYS="KARCH DEB_ARCH KCONFIG_BASE KCONFIG_FRAGMENTS KIMAGE_TARGET KIMAGE QEMU QEMU_PKG QEMU_ARGS CONSOLE"
-ARCH_KEYS_OPTIONAL="CROSS_COMPILE CROSS_PKG KDTB ALIAS_ARGS CACHE_ARGS"
+ARCH_KEYS_OPTIONAL="CROSS_COMPILE CROSS_PKG KDTB ALIAS_ARGS CACHE_ARGS KCC_PLUGIN GUEST_INIT GUESTS"
 
 # The data of test/arch/$1.conf into ARCH_KEYS' variables: KEY=value, then
 # KEY@KVER=value for this KVER.
@@ -81,6 +81,7 @@ kernel_key() {
 		echo "$KVER $full $(tree "$flavour")"
 		stock_id
 		cat "$TOP/test/arch/$LAB_ARCH.conf"
+		[ -z "$KCC_PLUGIN" ] || cat "$TOP/test/$KCC_PLUGIN"
 		for p in $KCONFIG_FRAGMENTS; do cat "$TOP/test/config/$p"; done
 		# the test modules are built with the kernel where modules are on
 		! (cd "$TOP/test/config" && grep -q '^CONFIG_MODULES=y' $KCONFIG_FRAGMENTS) ||
@@ -155,6 +156,7 @@ build_kernel() {
 		return
 	fi
 	make_tree "$flavour"
+	[ -z "$KCC_PLUGIN" ] || cc_plugin >/dev/null
 	seed_obj "$flavour" "$arch${PROFILE:+-$PROFILE}"
 	obj=$(kobj "$flavour" "$arch${PROFILE:+-$PROFILE}")
 	mkdir -p "$obj" "$B/logs"
@@ -226,6 +228,23 @@ build_kmods() {
 	} >"$dir/kmod.list"
 	"$(gen_init_cpio)" "$dir/kmod.list" | gzip -1 >"$dir/kmod.cpio.gz"
 	step "kernel $KVER $LAB_ARCH $flavour: modules $(cd "$dir/kmod" && echo *.ko)"
+}
+
+# KCC_PLUGIN of the arch (test/<path>.cc): a GCC plugin for the cross
+# compiler, built against its plugin headers into build/tools/ when its
+# source changed; prints the .so.  kmake passes it to every compile.
+cc_plugin() {
+	local src=$TOP/test/$KCC_PLUGIN so inc
+	so=$B/tools/$(basename "$KCC_PLUGIN" .cc)-$LAB_ARCH.so
+	if [ ! -f "$so" ] || [ "$src" -nt "$so" ]; then
+		mkdir -p "$B/tools"
+		inc=$("${CROSS_COMPILE}gcc" -print-file-name=plugin)/include
+		step "gcc plugin: building $so for ${CROSS_COMPILE}gcc" >&2
+		g++ -shared -fPIC -fno-rtti -O2 -I"$inc" -o "$so" "$src" >&2 ||
+			die "the gcc plugin failed to build" \
+			    "g++ -shared -fPIC -fno-rtti -O2 -I$inc -o $so $src"
+	fi
+	echo "$so"
 }
 
 gen_init_cpio() {

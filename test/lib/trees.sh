@@ -143,8 +143,10 @@ seed_obj() {
 	mv "$dir.seeding" "$dir"
 }
 
-# make in the tree whose object directory is $1 (its parent).
+# make in the tree whose object directory is $1 (its parent); with the
+# arch's GCC plugin (KCC_PLUGIN) in every compile.
 kmake() {
 	make -C "${1%/*}" O="$1" ARCH="$KARCH" \
-		CROSS_COMPILE="$CROSS_COMPILE" CC="ccache ${CROSS_COMPILE}gcc" "${@:2}"
+		CROSS_COMPILE="$CROSS_COMPILE" CC="ccache ${CROSS_COMPILE}gcc" \
+		${KCC_PLUGIN:+KCFLAGS=-fplugin=$(cc_plugin)} "${@:2}"
 }

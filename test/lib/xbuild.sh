@@ -27,7 +27,7 @@ debian_config() {
 # objects are removed before each build so that every one of them is
 # compiled, and so warned about, in both states.
 cmd_xbuild() {
-	local name karch cross defcfg asserts obj targets f log frags key bad t new n KARCH CROSS_COMPILE
+	local name karch cross defcfg asserts obj targets f log frags key bad t new n KARCH CROSS_COMPILE KCC_PLUGIN
 	# on a backport's tree, what it lacks (test/config/<KVER>.config) wins
 	tap_step "$KVER-xbuild"
 	frags=xbuild.config
