@@ -53,7 +53,7 @@ cmd_mail() {
 		trailers+=(--trailer "$t")
 	done < <(git config --get-all fuselab.trailer || true)
 	trailers+=(--trailer "Signed-off-by: $name <$email>")
-	bad=$(mail_sets check "$KVER") && [ -z "$bad" ] ||
+	bad=$(mail_sets check "$KVER" 2>&1) && [ -z "$bad" ] ||
 		die "test/mail/sets.tsv and patches.tsv do not fit ${QUILT_SERIES#$TOP/}: $bad" \
 		    "python3 test/mail/sets.py check $KVER"
 	out=${MAIL_OUT:-$TOP/outgoing/${KTAG}v$v}

@@ -13,7 +13,7 @@ cmd_mail_check() {
 	# what the check writes is the run's: its mails, git identity, clones
 	out=${TAP_FILE%.tap}.mails cfg=${TAP_FILE%.tap}.gitconfig
 	mkdir -p "$B/mail"
-	log=$(mail_sets check "$KVER" 2>&1)
+	log=$(mail_sets check "$KVER" 2>&1) || true
 	if [ -z "$log" ]; then
 		tap_ ok "$t/sets_cover_the_series"
 	else

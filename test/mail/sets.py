@@ -73,42 +73,49 @@ def set_patches(kver, name):
 
 
 def check(kver):
-    """Print what is wrong with KVER's rows of both tables."""
+    """Print what is wrong with KVER's rows of both tables; how many."""
+    bad = []
+
+    def say(msg):
+        bad.append(msg)
+        print(msg)
+
     rows = sets(kver)
     names = [r["set"] for r in rows]
     ser = series(kver)
     pdir = series_dir(kver) / "patches"
     if not rows:
-        print(f"test/mail/sets.tsv has no set of {kver}")
+        say(f"test/mail/sets.tsv has no set of {kver}")
     for n in {n for n in names if names.count(n) > 1}:
-        print(f"set {n} is in test/mail/sets.tsv twice")
+        say(f"set {n} is in test/mail/sets.tsv twice")
     seen = {}
     for p, s in members(kver):
         if p in seen:
-            print(f"{p} is in two sets: {seen[p]} and {s}")
+            say(f"{p} is in two sets: {seen[p]} and {s}")
         seen[p] = s
         if s not in names:
-            print(f"{p}: set {s} is not in test/mail/sets.tsv")
+            say(f"{p}: set {s} is not in test/mail/sets.tsv")
         if p not in ser:
-            print(f"{p} (set {s}) is not in the series")
+            say(f"{p} (set {s}) is not in the series")
         elif not (pdir / p).is_file():
-            print(f"{p} (set {s}): no such file in {pdir}")
+            say(f"{p} (set {s}): no such file in {pdir}")
     for p in ser:
         if p not in seen:
-            print(f"{p} of the series is in no set (test/mail/patches.tsv)")
+            say(f"{p} of the series is in no set (test/mail/patches.tsv)")
     for i, r in enumerate(rows):
         n = len(set_patches(kver, r["set"]))
         if n == 0:
-            print(f"set {r['set']} has no patch")
+            say(f"set {r['set']} has no patch")
         if n > 1 and r["cover"] == "-":
-            print(f"set {r['set']} has {n} patches and no cover letter")
+            say(f"set {r['set']} has {n} patches and no cover letter")
         if n == 1 and r["cover"] != "-":
-            print(f"set {r['set']} has one patch: no cover letter ({r['cover']})")
+            say(f"set {r['set']} has one patch: no cover letter ({r['cover']})")
         if r["cover"] != "-" and not (MAIL / r["cover"]).is_file():
-            print(f"set {r['set']}: no test/mail/{r['cover']}")
+            say(f"set {r['set']}: no test/mail/{r['cover']}")
         if r["after"] != "-" and r["after"] not in names[:i]:
-            print(f"set {r['set']} comes after {r['after']}, "
+            say(f"set {r['set']} comes after {r['after']}, "
                   "which is not a set sent before it")
+    return len(bad)
 
 
 def parse(path):
@@ -142,6 +149,12 @@ def readme(kver, out):
             "the cover",
             "letter only.  Within a set, the patches apply in order.",
             ""]
+    if series_dir(kver) != TOP:
+        text += ["This is a backport: send it after the mainline sets are "
+                 "merged, with",
+                 "each patch's \"commit <sha> upstream.\" line added and "
+                 "To: stable@vger.kernel.org.",
+                 ""]
     for i, r in enumerate(sets(kver), 1):
         d = out / f"{i:02d}-{r['set']}"
         mails = sorted(d.glob("*.eml"))
@@ -150,8 +163,9 @@ def readme(kver, out):
         first = parse(mails[0])
         text += [f"## {i}. {r['set']}: {subject(first)}", ""]
         if r["after"] != "-":
-            text += [f"Send once set `{r['after']}` is applied: it applies "
-                     f"on top of it, not alone.", ""]
+            text += [f"Send after set `{r['after']}` is merged: this set "
+                     f"applies alone, but its change is only right with "
+                     f"`{r['after']}` in.", ""]
         text += [f"In `{d.name}/`:", ""]
         text += [f"- `{m.name}`: {subject(parse(m))}" for m in mails]
         text.append("")
@@ -163,7 +177,7 @@ def readme(kver, out):
 def main():
     a = sys.argv[1:]
     if len(a) == 2 and a[0] == "check":
-        check(a[1])
+        sys.exit(1 if check(a[1]) else 0)
     elif len(a) == 2 and a[0] == "list":
         for i, r in enumerate(sets(a[1]), 1):
             print("\t".join([f"{i:02d}", r["set"], r["prefix"], r["cover"],
