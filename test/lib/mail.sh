@@ -79,7 +79,7 @@ cmd_mail() {
 	done 3< <(mail_sets list "$KVER")
 	mail_sets readme "$KVER" "$out.tmp" || die "could not write $out.tmp/README.md"
 	rm -rf "$out" && mkdir -p "${out%/*}" && mv "$out.tmp" "$out"
-	step "mail: $n sets of Linux $full in $out, to send in the order of $out/README.md (nothing sent)"
+	step "mail: $n set(s) of Linux $full in $out, to send in the order of $out/README.md (nothing sent)"
 }
 
 mail_sets() { python3 "$TOP/test/mail/sets.py" "$@"; }

@@ -23,12 +23,12 @@ cmd_mail_check() {
 	if log=$( (export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 MAIL_OUT=$out-refused
 		cd "$B/mail" && cmd_mail) 2>&1); then
 		tap_ fail "$t/refused_without_a_submitter" "make mail succeeded with no git identity" \
-			"reproduce: GIT_CONFIG_GLOBAL=/dev/null $(lab_env)test/lab.sh mail"
+			"reproduce: GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 $(lab_env)test/lab.sh mail"
 	elif echo "$log" | grep -q "who submits" && [ ! -e "$out-refused" ]; then
 		tap_ ok "$t/refused_without_a_submitter"
 	else
 		tap_ fail "$t/refused_without_a_submitter" "$log" \
-			"reproduce: GIT_CONFIG_GLOBAL=/dev/null $(lab_env)test/lab.sh mail"
+			"reproduce: GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 $(lab_env)test/lab.sh mail"
 	fi
 	printf '[user]\n\tname = Lab Submitter\n\temail = submitter@example.invalid\n[fuselab]\n\ttrailer = %s\n' "$tb" >"$cfg"
 	if ! log=$( (export GIT_CONFIG_GLOBAL=$cfg GIT_CONFIG_NOSYSTEM=1 MAIL_OUT=$out
