@@ -82,14 +82,24 @@ class Tap:
             self.f.flush()
 
 
+# How many of a failure's diagnostic lines the summary repeats: enough for
+# a boot's "timed out" and its last console lines, where a CI log that
+# keeps only its tail still shows them.
+WHY_LINES = 20
+
+
 def count(lines):
     """The counters of one step's TAP lines, its failures' names, and what
     is wrong with the document itself ("broken"): no plan, or not one plan
     after the last result, or results not numbered 1..n."""
     c = {"passed": 0, "failed": 0, "skipped": 0, "xfail": 0, "plan": None,
-         "results": 0, "failures": [], "broken": None}
+         "results": 0, "failures": [], "why": {}, "broken": None}
     plans = 0
+    diag = []
     for line in lines:
+        if line.startswith("# "):
+            diag.append(line[2:])
+            continue
         m = PLAN.match(line)
         if m:
             c["plan"] = int(m.group(1))
@@ -99,6 +109,7 @@ def count(lines):
         if not m:
             continue
         c["results"] += 1
+        why, diag = diag, []
         if plans and not c["broken"]:
             c["broken"] = f"result {m.group(2)} after the plan"
         if int(m.group(2)) != c["results"] and not c["broken"]:
@@ -112,6 +123,7 @@ def count(lines):
         else:
             c["failed"] += 1
             c["failures"].append(m.group(3) or f"#{m.group(2)}")
+            c["why"][c["failures"][-1]] = why[-WHY_LINES:]
     if c["broken"]:
         pass
     elif plans != 1:
@@ -217,8 +229,8 @@ def summary(run_dir):
             c = count(lines)
             bad = c["failed"] > 0
             if c["broken"]:
-                failures.append(f"{name}: {c['broken']}")
-            failures += [f"{name}: {t}" for t in c["failures"]]
+                failures.append((f"{name}: {c['broken']}", []))
+            failures += [(f"{name}: {t}", c["why"][t]) for t in c["failures"]]
             for k in total:
                 total[k] += c[k]
             out.write(f"# step: {name}\n")
@@ -232,8 +244,10 @@ def summary(run_dir):
         print(line)
     if failures:
         print("# failed:")
-        for f in failures:
+        for f, why in failures:
             print(f"#   {f}")
+            for line in why:
+                print(f"#     {line}")
     for line in time_spent(run_dir) + headline(run_dir, steps):
         print(line)
     n = sum(total.values())
