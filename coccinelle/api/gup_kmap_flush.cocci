@@ -2,15 +2,16 @@
 /// Find user pages, got with get_user_pages() or one of its relatives,
 /// that are written through a kernel mapping and then released or
 /// dirtied with no flush_dcache_page() in between.  On a CPU whose data
-/// cache is indexed by virtual address (ARMv5, SH-4, PA-RISC, some MIPS)
-/// the kernel's mapping and the user's mapping of the page sit in different
-/// cache lines, and the user can read stale data unless the kernel calls
-/// flush_dcache_page() after the write (Documentation/core-api/cachetlb.rst).
-/// memcpy_to_page(), memzero_page() and zero_user*() flush by themselves.
+/// cache is indexed by virtual address (ARMv4/v5, ARMv6 with an aliasing
+/// VIPT cache, SH-4, PA-RISC, some MIPS) the kernel's mapping and the
+/// user's mapping of the page sit in different cache lines, and the user
+/// can read stale data unless the kernel calls flush_dcache_page() after
+/// the write (Documentation/core-api/cachetlb.rst).  memcpy_to_page(),
+/// memzero_page() and zero_user*() flush by themselves.
 ///
-/// Only one function at a time: a write done in a helper of the function
-/// that pins the pages is not seen.  The patch inserts flush_dcache_page()
-/// before the release when it is the release of a single page.
+/// One function at a time: a write done in a helper of the function that
+/// pins the pages, or pages kept in a structure, are not seen.  The patch
+/// inserts flush_dcache_page() before the release of a single page.
 ///
 // Confidence: Moderate
 // Comments: Where the pages are not released page by page, the flush
@@ -126,7 +127,7 @@ gup << r.gup;
 @@
 
 coccilib.report.print_report(p3[0],
-	"page from %s() on line %s written through a kernel mapping and released with no flush_dcache_page()"
+	"WARNING: page from %s() on line %s written through a kernel mapping and released with no flush_dcache_page()"
 	% (gup, p1[0].line))
 
 @script:python depends on org@
