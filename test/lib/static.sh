@@ -170,7 +170,7 @@ cmd_checkpatch() {
 cmd_cocci() {
 	local line log out f rc k t
 	tap_step cocci
-	for f in run mutate; do
+	for f in run mutate api api_mutate; do
 		log=${TAP_FILE%.tap}.$f.out
 		"$TOP/coccinelle/tests/$f.sh" >"$log" 2>&1 || true
 		while IFS= read -r line; do

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The tests of coccinelle/api/gup_kmap_flush.cocci must be able to fail:
+# break the script one way at a time and check that api.sh then fails,
+# on the fixtures alone (QUICK=1) unless the mutation is meant for one of
+# api.sh's two other checks (the GUP family, the kernel patch).
+#
+#   coccinelle/tests/api_mutate.sh      TAP, then "N passed, N failed"
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cocci=$here/../api/gup_kmap_flush.cocci
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# name # quick or full # the original text (every occurrence) # its replacement
+mutations=(
+"flush_dcache_page is not seen#quick#\(flush_dcache_page\|flush_dcache_folio\)(...)#flush_dcache_folio(...)"
+"flush_dcache_folio is not seen#quick#\(flush_dcache_page\|flush_dcache_folio\)(...)#flush_dcache_page(...)"
+"any function counts as GUP#quick#identifier gup = {get_user_pages,#identifier gup = {alloc_page, get_user_pages,"
+"the page a GUP call returns is not followed#quick#pp = gup@p1(...)#pp = gup@p1(E2, E2, E2, E2, E2)"
+"pages by address are not followed#quick#gup@p1(..., &pp, ...)#gup@p1(&pp, ...)"
+"pointers computed from the mapping are not followed#quick#*Q@p2 aop E2#*Q@p2 aop E2 + 1"
+"set_bit is not a write#quick#identifier bit = {set_bit, clear_bit,#identifier bit = {clear_bit,"
+"memcpy is not a write#quick#identifier cp = {memcpy, #identifier cp = {"
+"stores through the mapping are not writes#quick# *V@p2 aop E2# *V@p2 aop E2 + 1"
+"stores into an array are not writes#quick#V@p2[E1] aop E2#V@p2[E1] aop E2 + 1"
+"a reassigned mapping still counts#quick#    when != V = E1
+(#("
+"every release is reported, not the first#quick#when != put2(<+...pp...+>, ...)#when != put2(E1, E1, E1, E1, E1, E1)"
+"patch mode inserts nothing#quick#+ flush_dcache_page(pp);
+  put@p3(pp);#  put@p3(pp);"
+"patch mode does not patch array elements#quick#+ flush_dcache_page(pp[E]);
+#"
+"the GUP family is not the table's#full#	iov_iter_extract_pages};#	iov_iter_extract_pages, get_user_pages_locked};"
+"the kernel patch adds another text#full#// Confidence: Moderate#// Confidence: High"
+)
+
+jobs=${JOBS:-$(nproc)}
+i=0
+for m in "${mutations[@]}"; do
+	i=$((i + 1))
+	IFS='#' read -r -d '' name how from to <<<"$m"
+	to=${to%$'\n'}
+	mkdir -p "$work/$i"
+	if FROM=$from TO=$to python3 - "$cocci" "$work/$i/gup_kmap_flush.cocci" <<'PY'
+import os, sys
+s = open(sys.argv[1]).read()
+f, t = os.environ['FROM'], os.environ['TO']
+if f not in s:
+    sys.exit(1)
+open(sys.argv[2], 'w').write(s.replace(f, t))
+PY
+	then
+		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+		if [ "$how" = quick ]; then
+			QUICK=1 "$here/api.sh" "$work/$i/gup_kmap_flush.cocci" gup_kmap_flush >"$work/$i.out" 2>&1 &
+		else
+			"$here/api.sh" "$work/$i/gup_kmap_flush.cocci" gup_kmap_flush >"$work/$i.out" 2>&1 &
+		fi
+	fi
+done
+wait
+n=0 pass=0 fail=0
+echo "1..${#mutations[@]}"
+for m in "${mutations[@]}"; do
+	IFS='#' read -r -d '' name how from to <<<"$m"
+	slug="tests_fail_when_$(echo "$name" | tr -c 'a-zA-Z0-9\n' _)"
+	n=$((n + 1))
+	if [ ! -f "$work/$n/gup_kmap_flush.cocci" ]; then
+		fail=$((fail + 1))
+		echo "not ok $n - $slug"
+		echo "# its text is no longer in the script: $from"
+		continue
+	fi
+	out=$(cat "$work/$n.out")
+	broken=$(echo "$out" | grep -c '^not ok')
+	if [ "$broken" -gt 0 ]; then
+		pass=$((pass + 1))
+		echo "ok $n - $slug"
+		echo "# caught by $broken test(s): $(echo "$out" | sed -n 's/^not ok [0-9]* - //p' | paste -sd, -)"
+	else
+		fail=$((fail + 1))
+		echo "not ok $n - $slug"
+		echo "# no test fails when $name"
+	fi
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
