@@ -22,6 +22,30 @@ debian_config() {
 	echo "$d/config.$flavour"
 }
 
+# Of the targets given, those configuration $1 can build: an object its
+# directory's Makefile names only under an option (obj-$(CONFIG_X) +=
+# x.o) that is off here is left out and said (e.g. kernel/events/uprobes.o
+# where the architecture has no uprobes: sh, parisc; or Debian's marvell
+# configuration, without them).  A single-target build would compile it
+# all the same, and fail.
+xbuild_configured() {
+	local cfg=$1 t opt
+	shift
+	for t in "$@"; do
+		opt=
+		case $t in
+		*.o) [ ! -f "$(tree stock)/${t%/*}/Makefile" ] ||
+			opt=$(sed -n "s|^obj-\$(\(CONFIG_[A-Z0-9_]*\))[[:space:]]*+=.*[[:space:]]${t##*/}\([[:space:]].*\)\{0,1\}$|\1|p" \
+				"$(tree stock)/${t%/*}/Makefile" | head -n 1) ;;
+		esac
+		if [ -n "$opt" ] && ! grep -qE "^$opt=[ym]$" "$cfg"; then
+			step "xbuild: $t is not built here ($opt is off in ${cfg#$B/})" >&2
+			continue
+		fi
+		printf '%s ' "$t"
+	done
+}
+
 # W=1 cross-builds of what the series touches, stock then patched: each
 # must build, and no W=1 warning of the patched tree may be new.  The
 # objects are removed before each build so that every one of them is
@@ -89,6 +113,7 @@ cmd_xbuild() {
 				"test/lab.sh xbuild $name"
 			echo "$key" >"$obj/.lab-config"
 		fi
+		targets=$(xbuild_configured "$obj/.config" $targets)
 		for f in stock patched; do
 			# after stock's build: its generated files serve patched's too
 			seed_obj "$f" "x-$name"

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -230,6 +231,89 @@ TEST(user_events_enable_bit_is_seen)
 		TH_LOG("DIAG_IOCSUNREG: %s", strerror(errno));
 	close(fd);
 	munmap((void *)word, FL_PAGE);
+}
+
+/*
+ * uprobes (patch 0008): a uprobe with a reference counter, a USDT
+ * semaphore, makes the kernel add 1 to a short in the traced process's
+ * data when the probe goes in. __update_ref_ctr() takes the page with
+ * get_user_pages_remote(), whose slow path invalidates the process's
+ * lines of it (flush_anon_page()), and adds through kmap_local_page():
+ * the load brings the line into the cache on the kernel's side (a
+ * read-allocate cache too), the store dirties it. Unless
+ * flush_dcache_page() writes it back, the process's next load misses and
+ * reads the old count from memory. The semaphore is in a page of its own
+ * in this program's .data (the counter must be in the probed file's
+ * mapping); the probe is on fl_usdt_site(), never called. No module
+ * needed; skips where the kernel has no uprobe events.
+ */
+#define FL_UPROBE_EVENTS	FL_TRACING "/uprobe_events"
+#define FL_USDT_ENABLE		FL_TRACING "/events/fuselab/usdt/enable"
+
+static volatile uint16_t fl_usdt_sema[FL_PAGE / 2]
+	__attribute__((section(".data.fuselab_usdt"), aligned(FL_PAGE)));
+
+__attribute__((noinline, used)) int fl_usdt_site(int x)
+{
+	asm volatile("" : "+r" (x));
+	return x + 1;
+}
+
+/* The offset in the file mapped at addr, from /proc/self/maps */
+static int file_offset(const volatile void *addr, unsigned long *off)
+{
+	unsigned long a = (unsigned long)addr, start, end, pgoff;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %lx", &start, &end, &pgoff) != 3)
+			continue;
+		if (a >= start && a < end) {
+			*off = a - start + pgoff;
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+TEST(uprobe_semaphore_is_seen)
+{
+	volatile uint32_t *page = (volatile uint32_t *)fl_usdt_sema;
+	unsigned long site, sema;
+	char exe[256], ev[400];
+	ssize_t n;
+
+	FL_NEED_PLUGIN();
+	if (access(FL_UPROBE_EVENTS, W_OK))
+		SKIP(return, "no %s: %s", FL_UPROBE_EVENTS, strerror(errno));
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ASSERT_LT(0, n) TH_LOG("/proc/self/exe: %s", strerror(errno));
+	exe[n] = '\0';
+	ASSERT_EQ(0, file_offset((const void *)fl_usdt_site, &site));
+	ASSERT_EQ(0, file_offset(fl_usdt_sema, &sema));
+	snprintf(ev, sizeof(ev), "p:fuselab/usdt %s:0x%lx(0x%lx)", exe, site, sema);
+	ASSERT_EQ(0, write_str(FL_UPROBE_EVENTS, ev))
+		TH_LOG("%s: %s: %s", FL_UPROBE_EVENTS, ev, strerror(errno));
+	TH_LOG("%s", ev);
+	EXPECT_EQ(0, fl_usdt_sema[0]);
+	fl_alias_reset();
+	fl_alias_tag((void *)page, FL_PAGE, true);
+	(void)user_sum(page);
+	fl_alias_open("cache_rules/uprobe_semaphore_is_seen", "nonzero/zero");
+	EXPECT_EQ(0, write_str(FL_USDT_ENABLE, "1"))
+		TH_LOG("%s: %s", FL_USDT_ENABLE, strerror(errno));
+	EXPECT_EQ(1, fl_usdt_sema[0]);
+	fl_alias_close();
+	fl_alias_tag((void *)page, FL_PAGE, false);
+	EXPECT_EQ(0, write_str(FL_USDT_ENABLE, "0"));
+	EXPECT_EQ(0, fl_usdt_sema[0]);
+	EXPECT_EQ(0, write_str(FL_UPROBE_EVENTS, "-:fuselab/usdt"));
 }
 
 TEST_HARNESS_MAIN
