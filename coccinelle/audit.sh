@@ -11,7 +11,10 @@
 #       docs/audit/triage.txt: data (.json) and its rendering (.md)
 #
 # Only the .c files that call the GUP family are given to spatch (a grep
-# first, the same names as the script's first rule), one spatch per file,
+# first, the same names as the script's first rule), and of those only the
+# ones Kconfig can build on an architecture whose D-cache can alias
+# (coccinelle/buildable.py, the arches of coccinelle/aliasing_arches.tsv;
+# ALIASING=all gives spatch every file), one spatch per file,
 # JOBS at a time (default: the number of CPUs).  A file that spatch cannot
 # finish (parse failure, TIMEOUT seconds) fails the run: a check that
 # silently checks nothing is worse than none.
@@ -39,9 +42,10 @@ need_spatch() {
 }
 
 # audit TREE SUBDIR MODE OUT: spatch's output in OUT, the time it took and
-# the file counts in OUT.stats
+# the file counts in OUT.stats, the files left out (no arch whose D-cache
+# aliases builds them) in OUT.skipped
 audit_tree() {
-	local tree=$1 sub=$2 mode=$3 out=$4 t0 t1 nall n list errs bad
+	local tree=$1 sub=$2 mode=$3 out=$4 t0 t1 nall n list errs bad ngup
 	[ -f "$tree/Makefile" ] && [ -d "$tree/scripts" ] ||
 		die "$tree is not a kernel tree (no Makefile or scripts/)"
 	[ -d "$tree/$sub" ] || die "$tree has no directory '$sub'"
@@ -53,8 +57,18 @@ audit_tree() {
 		-name '*.c' -print | sed 's|^\./||' | grep -cvE '^(tools|scripts)/' || true)
 	(cd "$tree" && grep -rlE --include='*.c' --exclude-dir=.pc --exclude-dir=.git --exclude-dir='lab-obj-*' "$GUP_RE" "${sub:-.}" |
 		grep -vE '^(\./)?(tools|scripts)/' | sed 's|^\./||' | sort) >"$list" || true
+	ngup=$(wc -l <"$list")
+	: >"$out.skipped"
+	if [ "${ALIASING:-}" != all ]; then
+		python3 "$top/coccinelle/buildable.py" --tree "$tree" --cache "$B/audit/kconfig" \
+			--jobs "$JOBS" <"$list" >"$list.kept" 2>"$errs/buildable" ||
+			die "coccinelle/buildable.py failed: $(tail -n 3 "$errs/buildable")"
+		sed -n 's/^skip //p' "$errs/buildable" >"$out.skipped"
+		grep -v '^skip ' "$errs/buildable" | while read -r l; do step "$l"; done
+		mv "$list.kept" "$list"
+	fi
 	n=$(wc -l <"$list")
-	step "$(basename "$tree")${sub:+/$sub}: $n of $nall .c files call GUP; spatch -D $mode, $JOBS at a time"
+	step "$(basename "$tree")${sub:+/$sub}: $ngup of $nall .c files call GUP, $((ngup - n)) of them built on no arch whose D-cache aliases; spatch -D $mode on $n, $JOBS at a time"
 	# one spatch per file: its errors in a file of their own
 	(cd "$tree" && xargs -a "$list" -P "$JOBS" -I{} sh -c '
 		e=$1/$(echo "$2" | tr / _)
@@ -77,7 +91,7 @@ audit_tree() {
 		while read -r f; do cat "$errs/$(echo "$f" | tr / _).out"; done <"$list" >"$out"
 	fi
 	t1=$(date +%s.%N)
-	printf 'files=%s gup_files=%s seconds=%.0f failed=%s\n' "$nall" "$n" \
+	printf 'files=%s gup_files=%s spatch_files=%s seconds=%.0f failed=%s\n' "$nall" "$ngup" "$n" \
 		"$(echo "$t1 - $t0" | bc)" "$bad" >"$out.stats"
 	rm -rf "$list" "$errs"
 	step "$(basename "$tree")${sub:+/$sub}: $(grep -c . "$out" || true) lines in $(sed 's/.*seconds=\([0-9]*\).*/\1/' "$out.stats") s"
@@ -125,6 +139,7 @@ docs() {
 		python3 "$top/coccinelle/report.py" --triage "$top/docs/audit/triage.txt" \
 			--tree "$t" --raw "$raw/linux-$k.txt" \
 			${tp:+--patched "$raw/linux-$k-patched.txt"} \
+			--baseline "$top/docs/audit/baseline.tsv" \
 			--jobs "$JOBS" --json "$top/docs/audit/linux-$k.json" \
 			--out "$top/docs/audit/linux-$k.md"
 		step "wrote docs/audit/linux-$k.json and linux-$k.md"
@@ -145,6 +160,6 @@ report | org | context | patch) ;;
 *) die "MODE=$MODE: one of report, org, context, patch" ;;
 esac
 out=$(mktemp)
-trap 'rm -f "$out" "$out.stats"' EXIT
+trap 'rm -f "$out" "$out.stats" "$out.skipped"' EXIT
 audit_tree "$(cd "$KSRC" && pwd)" "${M:-}" "$MODE" "$out"
 cat "$out"

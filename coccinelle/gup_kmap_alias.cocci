@@ -8,9 +8,8 @@
 ///
 /// C1 flush_dcache_page()/flush_dcache_folio() after the kernel wrote the
 ///    page and before it releases or dirties it;
-/// C2 flush_anon_page() before the kernel reads it; the slow GUP path does
-///    that for every page it returns, GUP-fast (*_fast(), *_fast_only(),
-///    iov_iter_get_pages*(), iov_iter_extract_pages()) does not;
+/// (C2, flush_anon_page() before reading GUP-fast pages, is retired: GUP-fast
+///    no longer runs where a D-cache aliases, see docs/audit/README.md)
 /// C3 (report only) pin + copy through a kernel mapping + release within
 ///    one call chain: copy_to_user()/copy_from_user() or copy_to_iter()/
 ///    copy_from_iter() would do the copy through the user's own mapping,
@@ -20,8 +19,12 @@
 ///    or page_address() stored in a structure.
 ///
 /// Pages are followed from the GUP call through local variables, array
-/// elements, structure fields (anywhere in the same file) and one level of
-/// helper functions defined in the same file.  Not seen: pages handed to
+/// elements, structure fields (by structure type and field name, anywhere
+/// in the same file; a field of a type spatch cannot infer joins every
+/// field of that name) and one level of helper functions defined in the
+/// same file.  Releases and vmaps in a function that fills the carrier
+/// with pages of its own (page allocator, page cache) and pins nothing
+/// are about those pages, not user pages.  Not seen: pages handed to
 /// another file, scatterlists, bio_vecs, helpers of helpers, and whether a
 /// copy through a mapping is a read or a write when it happens in a helper
 /// the script does not recognise.  Patch mode inserts flush_dcache_page()
@@ -29,7 +32,7 @@
 ///
 // Confidence: Moderate
 // Options: --no-includes --include-headers
-// Keywords: get_user_pages, pin_user_pages, kmap, flush_dcache_page, flush_anon_page
+// Keywords: get_user_pages, pin_user_pages, kmap, flush_dcache_page, vmap
 // URL: https://coccinelle.gitlabpages.inria.fr/website
 
 virtual context
@@ -41,9 +44,6 @@ virtual report
 @@
 import re
 
-FAST = {'get_user_pages_fast', 'pin_user_pages_fast',
-        'get_user_pages_fast_only', 'iov_iter_get_pages2',
-        'iov_iter_get_pages_alloc2', 'iov_iter_extract_pages'}
 PLAIN_MAPS = {'kmap', 'kmap_local_page', 'kmap_atomic', 'page_address',
               'kmap_local_folio', 'folio_address'}
 # page helpers that copy out of the page, and those that copy into it and
@@ -52,6 +52,10 @@ READ_HELPERS = {'memcpy_from_page', 'copy_page_to_iter', 'memcpy_from_folio'}
 FLUSHING = {'memcpy_to_page', 'memzero_page', 'zero_user', 'zero_user_segment',
             'zero_user_segments', 'memcpy_to_folio', 'folio_zero_range',
             'folio_zero_segment', 'folio_zero_segments'}
+# the functions that fill a page array of the kernel's own: which argument
+KFILL = {'__readahead_batch': 1, 'alloc_pages_bulk_array': 2,
+         'alloc_pages_bulk': 2, 'find_get_pages_range_tag': 5,
+         'find_get_pages_contig': 3}
 MAPS = r'\b(kmap\w*|page_address|folio_address|vmap|vm_map_ram)\s*\('
 
 # Facts of each file, kept as they come; state holds the current file.
@@ -67,8 +71,9 @@ def switch(f):
     global state
     if f not in files:
         files[f] = dict(file=f, gups=[], edges={}, maps=[], copies=[],
-                        writes=[], dflush=[], aflush=[], vflush=[], rel=[],
-                        vmaps=[], mapvars=[], sites=[], owner=None)
+                        writes=[], dflush=[], vflush=[], rel=[],
+                        vmaps=[], mapvars=[], sites=[], owner=None,
+                        types={}, kpages=[])
     state = files[f]
 
 def at(p):
@@ -76,10 +81,37 @@ def at(p):
         switch(p.file)
     return p
 
+def typeof(base, fn):
+    """The structure type of the expression base in function fn, as spatch
+    inferred it ('?' when it could not: a type from a header it was not
+    given, a field of a field)."""
+    t = state['types'].get((fn, base)) or state['types'].get((None, base))
+    if not t:
+        return '?'
+    return re.sub(r'\b(const|volatile)\b|\*|\s', '', t)
+
+def strip_index(e):
+    """e without what follows its first top-level + or -, and without its
+    trailing [index]es: a->b[i].c[j] + 1 is a->b[i].c."""
+    depth = 0
+    for i, c in enumerate(e):
+        depth += c in '[(' and 1 or c in '])' and -1 or 0
+        if depth == 0 and (c == '+' or c == '-' and e[i + 1:i + 2] != '>'):
+            e = e[:i]
+            break
+    while e.endswith(']'):
+        depth = 0
+        for i in range(len(e) - 1, -1, -1):
+            depth += e[i] == ']' and 1 or e[i] == '[' and -1 or 0
+            if depth == 0:
+                break
+        e = e[:i]
+    return e
+
 def node(e, fn):
     """What carries the pages in expression e inside function fn: a field
-    ('f', name) of any structure, a variable ('l', fn, name), or what a
-    function of this file returns ('r', name)."""
+    ('f', type, name) of a structure of that type, a variable ('l', fn,
+    name), or what a function of this file returns ('r', name)."""
     e = re.sub(r'\s+', '', e)
     m = re.match(r'^(\w+)\(', e)
     if m and m.group(1) not in ('page_folio', 'virt_to_page', 'folio_page'):
@@ -89,10 +121,10 @@ def node(e, fn):
         e = m.group(2)
     while e[:1] in ('&', '*', '('):
         e = e[1:-1] if e[0] == '(' and e[-1] == ')' else e[1:]
-    e = re.split(r'\[|\+|-(?!>)', e)[0]
+    e = strip_index(e)
     m = re.search(r'(->|\.)(\w+)$', e)
     if m:
-        return ('f', m.group(2))
+        return ('f', typeof(e[:m.start()], fn), m.group(2))
     return ('l', fn, e) if re.match(r'^[A-Za-z_]\w*$', e) else None
 
 def edge(a, b, p):
@@ -101,10 +133,51 @@ def edge(a, b, p):
         state['edges'].setdefault(a, set()).add((b, p.current_element,
                                                  int(p.line)))
 
+def untyped():
+    """A field of a structure whose type spatch could not infer may be the
+    field of that name of any structure: join them both ways."""
+    fields = {}
+    for n in list(state['edges']) + [b for bs in state['edges'].values()
+                                     for b, fn, line in bs] + \
+            [g['node'] for g in state['gups']]:
+        if n and n[0] == 'f':
+            fields.setdefault(n[2], set()).add(n)
+    for name, ns in fields.items():
+        q = ('f', '?', name)
+        if q in ns:
+            for n in ns - {q}:
+                state['edges'].setdefault(q, set()).add((n, None, 0))
+                state['edges'].setdefault(n, set()).add((q, None, 0))
+
+def kernel_pages():
+    """(function, node): what a function fills with pages of the kernel's
+    own (the page allocator, the page cache) and what it derives from them
+    there, when that function calls no GUP: its releases and vmaps of
+    that node are of those pages, whatever else the node carries
+    elsewhere (6.1's cifs: rdata->pages holds user pages for direct I/O
+    and alloc_page() ones for the rest)."""
+    gfn = {g['fn'] for g in state['gups']}
+    out = set()
+    for n, fn in state['kpages']:
+        if fn in gfn:
+            continue
+        todo = [n]
+        while todo:
+            x = todo.pop()
+            if x is None or (fn, x) in out:
+                continue
+            out.add((fn, x))
+            todo.extend(b for b, f, line in state['edges'].get(x, ())
+                        if f == fn)
+    return out
+
 def owners():
-    """Node -> the GUP calls whose pages reach it, first one first.  A
-    field name is one node for every structure that has it."""
+    """Node -> the GUP calls whose pages reach it, first one first."""
     if state['owner'] is None:
+        # the types of fields are known once the whole file has been seen
+        for g in state['gups']:
+            g['node'] = node(g['pg'], g['fn'])
+        untyped()
         own = {}
         for g in sorted(state['gups'], key=lambda g: g['line']):
             todo, seen = [g['node']], set()
@@ -176,7 +249,10 @@ def c1_sites():
     """Releases of pages written through a kernel mapping with no
     flush_dcache_*() on the way: the first release per function."""
     out = []
+    kp = kernel_pages()
     for r in first(mine(state['rel'])):
+        if (r[1], r[0]) in kp:
+            continue
         for w in mine(state['writes']):
             if not same(w, r) or (w[1] == r[1] and w[2] > r[2]):
                 continue
@@ -197,18 +273,6 @@ def c1_at(p, single):
             return True
     return False
 
-def c2_sites():
-    """Kernel mappings of GUP-fast pages with no flush_anon_page() before."""
-    out = []
-    for m in first(mine(state['maps'])):
-        fast = [g for g in gups_of(m) if g['fast']]
-        if not fast:
-            continue
-        if not any(same(f, m) and (f[1] != m[1] or f[2] < m[2])
-                   for f in state['aflush']):
-            out.append(m)
-    return out
-
 def c3_sites():
     """GUP calls on the current mm whose pages are copied through a kernel
     mapping and released in the same file."""
@@ -224,7 +288,9 @@ def c3_sites():
     return out
 
 def c4_sites():
-    return [] if state['vflush'] else mine(state['vmaps'])
+    kp = kernel_pages()
+    return [] if state['vflush'] else [v for v in mine(state['vmaps'])
+                                       if (v[1], v[0]) not in kp]
 
 def where(f, here):
     if f[1] == here:
@@ -244,12 +310,6 @@ def tell_file(mode):
         out.append((r[4], "C1: written through a kernel mapping at %s, "
                     "released here with no flush_dcache_page()/"
                     "flush_dcache_folio() before" % where(w, r[1])))
-    for m in c2_sites():
-        g = [g for g in gups_of(m) if g['fast']][0]
-        out.append((m[4], "C2: pages from %s() at %s accessed through %s() "
-                    "with no flush_anon_page() before"
-                    % (g['fast'], where((None, g['fn'], g['line']), m[1]),
-                       m[5])))
     for g, c, r in c3_sites():
         out.append((g['pos'], "C3: pinned here, copied through a kernel "
                     "mapping at %s, released at %s: copy_{to,from}_user() "
@@ -305,9 +365,93 @@ p = at(gp[0])
 name = gf1 + gf2 + gf3 + gf4 + gf5
 state['gups'].append({'fn': p.current_element, 'line': int(p.line),
                       'pos': p, 'name': name,
-                      'fast': name if name in FAST else None,
                       'mm': re.sub(r'\s', '', MM),
-                      'node': node(PG, p.current_element)})
+                      'pg': PG, 'node': None})
+
+// The type of each expression whose field is taken: pages are followed
+// through fields by (structure type, field name).
+@ftype depends on gup@
+type T;
+T E;
+identifier f;
+position fp;
+@@
+
+(
+ E@fp->f
+|
+ E@fp.f
+)
+
+@script:python@
+fp << ftype.fp;
+E << ftype.E;
+T << ftype.T;
+@@
+
+p = at(fp[0])
+state['types'][(p.current_element, re.sub(r'\s+', '', E))] = T
+
+// Pages of the kernel's own: from the page allocator or the page cache,
+// returned, or filled into the array argument of KFILL.
+@kpage depends on gup@
+expression L;
+identifier ka = {alloc_page, alloc_pages, alloc_pages_node, folio_alloc,
+                 __page_cache_alloc, filemap_alloc_folio, find_get_page,
+                 find_lock_page, find_or_create_page, grab_cache_page,
+                 grab_cache_page_write_begin, readahead_folio,
+                 readahead_page, vmalloc_to_page, virt_to_page,
+                 __filemap_get_folio, filemap_grab_folio};
+identifier kf = {__readahead_batch, alloc_pages_bulk_array,
+                 alloc_pages_bulk, find_get_pages_range_tag,
+                 find_get_pages_contig};
+expression list[n] es;
+expression X;
+position kp;
+@@
+
+(
+ L@kp = ka(...)
+|
+ kf@kp(es, X, ...)
+)
+
+@script:python@
+kp << kpage.kp;
+L << kpage.L = "";
+kf << kpage.kf = "";
+n << kpage.n = "";
+X << kpage.X = "";
+@@
+
+p = at(kp[0])
+fn = p.current_element
+if L:
+    state['kpages'].append((node(L, fn), fn))
+elif KFILL.get(kf) == int(n):
+    state['kpages'].append((node(X, fn), fn))
+
+@kdecl depends on gup@
+identifier ka = {alloc_page, alloc_pages, alloc_pages_node, folio_alloc,
+                 __page_cache_alloc, filemap_alloc_folio, find_get_page,
+                 find_lock_page, find_or_create_page, grab_cache_page,
+                 grab_cache_page_write_begin, readahead_folio,
+                 readahead_page, vmalloc_to_page, virt_to_page,
+                 __filemap_get_folio, filemap_grab_folio};
+type T;
+identifier y;
+position kp;
+@@
+
+ T y@kp = ka(...);
+
+@script:python@
+kp << kdecl.kp;
+y << kdecl.y;
+@@
+
+p = at(kp[0])
+state['kpages'].append((('l', p.current_element, y), p.current_element))
 
 // Pages move on by assignment, by initialisation, through calls and
 // through what functions return.
@@ -573,21 +717,6 @@ P << dflush.P;
 
 p = at(fp[0])
 state['dflush'].append(fact(p, P))
-
-@aflush depends on gup@
-expression V, P, A;
-position fp;
-@@
-
- flush_anon_page@fp(V, P, A)
-
-@script:python@
-fp << aflush.fp;
-P << aflush.P;
-@@
-
-p = at(fp[0])
-state['aflush'].append(fact(p, P))
 
 @vflush depends on gup@
 position fp;

@@ -6,7 +6,8 @@ verdict, the run with the series applied, what the script missed), and
 render that data as Markdown.  The JSON is what other tools read (the
 cover letter's counts); the Markdown is only ever rendered from it:
 
-    report.py --triage T --tree DIR --raw HITS [--patched HITS] --json OUT.json --out OUT.md
+    report.py --triage T --tree DIR --raw HITS [--patched HITS]
+              [--baseline TSV] --json OUT.json --out OUT.md
     report.py --render IN.json [--out OUT.md]      (stdout without --out)
     report.py --check IN.json --triage T   the JSON's verdicts are T's now
 
@@ -27,7 +28,9 @@ import re
 import subprocess
 import sys
 
-CLASSES = ('C1', 'C2', 'C3', 'C4')
+# C2 (GUP-fast pages read with no flush_anon_page()) is retired: see
+# docs/audit/README.md; it stays in TITLES for the baseline's table
+CLASSES = ('C1', 'C3', 'C4')
 TITLES = {
     'C1': 'written through a kernel mapping, released with no flush_dcache_*()',
     'C2': 'GUP-fast pages accessed through a kernel mapping, no flush_anon_page()',
@@ -83,6 +86,23 @@ def version(tree):
     return '%s.%s.%s' % (get('VERSION'), get('PATCHLEVEL'), get('SUBLEVEL'))
 
 
+def baseline(a, ver):
+    """The counts per class before the precision work (--baseline)."""
+    if not a.baseline:
+        return None
+    out = {}
+    kver = ver.rsplit('.', 1)[0]
+    with open(a.baseline) as f:
+        for line in f:
+            if line.startswith('#') or not line.strip():
+                continue
+            k, c, rep_, tr, ar, fa = line.split()
+            if k == kver:
+                out[c] = {'reported': int(rep_), 'true': int(tr),
+                          'arch-only': int(ar), 'false': int(fa)}
+    return out or None
+
+
 def pct(a, b):
     return '%d %%' % round(100.0 * a / b) if b else '-'
 
@@ -95,6 +115,11 @@ def collect(a):
         h['verdict'], h['why'] = verdicts.get((h['cls'], h['file'], h['func']),
                                               ('untriaged', ''))
     st = stats(a.raw)
+    try:
+        with open(a.raw + '.skipped') as f:
+            skipped = f.read().split()
+    except OSError:
+        skipped = []
     ver = version(a.tree)
     spv = subprocess.run(['spatch', '--version'], capture_output=True,
                          text=True).stdout.split('\n')[0]
@@ -108,6 +133,8 @@ def collect(a):
     d = {'kernel': ver, 'source': 'linux-source-' + ver.rsplit('.', 1)[0],
          'spatch': spv, 'files': int(st['files']),
          'gup_files': int(st['gup_files']), 'jobs': int(a.jobs),
+         'spatch_files': int(st.get('spatch_files', st['gup_files'])),
+         'not_aliasing': skipped, 'baseline': baseline(a, ver),
          'seconds': int(st['seconds']), 'counts': counts, 'hits': hits,
          'patched': None, 'missed': []}
     if a.patched:
@@ -147,8 +174,13 @@ def render(d):
     w('- files: %d `.c` files outside tools/ and scripts/, %d of them call '
       'the GUP family and are given to spatch (a grep first), one spatch per '
       'file, %s at a time' % (d['files'], d['gup_files'], d['jobs']))
+    if d.get('not_aliasing') is not None:
+        w('- of those, %d are built by Kconfig on no architecture whose '
+          'D-cache can alias (`coccinelle/buildable.py`, '
+          '`coccinelle/aliasing_arches.tsv`) and are not given to spatch: '
+          '%d files audited' % (len(d['not_aliasing']), d['spatch_files']))
     w('- wall time of the whole-tree run on this 2-core machine: %d s '
-      '(grep and spatch)' % d['seconds'])
+      '(grep, Kconfig and spatch)' % d['seconds'])
     w('- hits: %d' % len(d['hits']))
     w('')
 
@@ -164,6 +196,24 @@ def render(d):
             n['untriaged'], pct(n['true'], n['reported']),
             pct(n['true'] + n['arch-only'], n['reported'])))
     w('')
+    b = d.get('baseline')
+    if b:
+        w('Before and after the precision work of issue 19 (before: '
+          '`docs/audit/baseline.tsv`, this report at commit dc5be7d; C2 '
+          'retired since):')
+        w('')
+        w('| class | reported before | true before | precision before | '
+          'reported now | true now | precision now |')
+        w('|---|---|---|---|---|---|---|')
+        for c in ('C1', 'C2', 'C3', 'C4', 'all'):
+            o = b.get(c, {'reported': 0, 'true': 0})
+            n = d['counts'].get(c, {'reported': 0, 'true': 0})
+            w('| %s | %d | %d | %s | %s | %s | %s |' % (
+                c, o['reported'], o['true'], pct(o['true'], o['reported']),
+                n['reported'] if c in d['counts'] else 'retired',
+                n['true'] if c in d['counts'] else '-',
+                pct(n['true'], n['reported'])))
+        w('')
     w('C3 is a report of places where uaccess would do the copy; its "true" '
       'means the pages are the current process\'s and the copy is '
       'synchronous, so copy_to_user()/copy_from_user() or copy_to_iter()/'
@@ -206,6 +256,15 @@ def render(d):
             w('- `%s:%d` %s(): **%s**%s' % (h['file'], h['line'], h['func'],
                                              v, ': ' + h['why'] if h['why'] else ''))
             w('  <br>spatch: %s' % h['msg'])
+        w('')
+
+    if d.get('not_aliasing'):
+        w('## Not audited: built on no architecture whose D-cache can alias')
+        w('')
+        w('They call the GUP family, but Kconfig builds them for none of the '
+          'configurations of `coccinelle/aliasing_arches.tsv` '
+          '(`coccinelle/buildable.py`): %s.' % ', '.join(
+              '`%s`' % f for f in d['not_aliasing']))
         w('')
 
     if d['missed']:
@@ -257,6 +316,7 @@ def main():
     ap.add_argument('--raw')
     ap.add_argument('--patched')
     ap.add_argument('--jobs', default='?')
+    ap.add_argument('--baseline')
     ap.add_argument('--json')
     ap.add_argument('--out')
     a = ap.parse_args()

@@ -9,7 +9,7 @@ struct ring {
 
 /*
  * vmap() of pinned pages, flushed below: no C4 (page_address() of
- * GUP-fast pages is still C2)
+ * GUP-fast pages was C2, a retired class)
  */
 static int ring_map(struct ring *r, unsigned long uaddr, int n)
 {

@@ -2,7 +2,7 @@
 /*
  * The shape of fs/fuse/dev.c before the series: the daemon's page is got
  * with GUP-fast in one function, kept in a field, mapped and copied in a
- * second and released in a third.  C2 at the mapping, C3 at the GUP call;
+ * second and released in a third.  C3 at the GUP call;
  * no C1: the release is preceded by flush_dcache_page().
  */
 struct fuse_copy_state {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Shapes found in the tree, each reduced to a few lines. */
 
-/* vhost set_bit_to_user(): a bit set through the mapping: C1, C2 */
+/* vhost set_bit_to_user(): a bit set through the mapping: C1 */
 static int set_bit_to_user(int nr, void __user *addr)
 {
 	unsigned long log = (unsigned long)addr;

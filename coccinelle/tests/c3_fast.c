@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* C2: pages from GUP-fast read through a kernel mapping. */
+/* C3 on GUP-fast, slow and remote pins (C2, GUP-fast read with no
+ * flush_anon_page(), is retired: docs/audit/README.md). */
 
-/* GUP-fast, read with no flush_anon_page(): C2 (and C3) */
+/* GUP-fast, read: C3 */
 static int peek(unsigned long uaddr, void *dst, size_t len)
 {
 	struct page *page;
@@ -16,21 +17,7 @@ static int peek(unsigned long uaddr, void *dst, size_t len)
 	return 0;
 }
 
-/* the same after flush_anon_page(): C3 only */
-static int peek_flushed(struct vm_area_struct *vma, unsigned long uaddr,
-			void *dst, size_t len)
-{
-	struct page *page;
-
-	if (pin_user_pages_fast(uaddr, 1, 0, &page) != 1)
-		return -EFAULT;
-	flush_anon_page(vma, page, uaddr);
-	memcpy_from_page(dst, page, offset_in_page(uaddr), len);
-	unpin_user_page(page);
-	return 0;
-}
-
-/* the slow path flushes by itself: C3 only */
+/* the slow path: C3 */
 static int peek_slow(unsigned long uaddr, void *dst, size_t len)
 {
 	struct page *page;
@@ -42,7 +29,7 @@ static int peek_slow(unsigned long uaddr, void *dst, size_t len)
 	return 0;
 }
 
-/* an iterator's pages copied to another iterator: C2 (and C3) */
+/* an iterator's pages copied to another iterator: C3 */
 static ssize_t relay(struct iov_iter *from, struct iov_iter *to)
 {
 	struct page **pages = NULL;
