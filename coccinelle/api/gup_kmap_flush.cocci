@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/// Find user pages, got with get_user_pages() or one of its relatives,
-/// that are written through a kernel mapping and then released or
-/// dirtied with no flush_dcache_page() in between.  On a CPU whose data
-/// cache is indexed by virtual address (ARMv4/v5, ARMv6 with an aliasing
-/// VIPT cache, SH-4, PA-RISC, some MIPS) the kernel's mapping and the
-/// user's mapping of the page sit in different cache lines, and the user
-/// can read stale data unless the kernel calls flush_dcache_page() after
-/// the write (Documentation/core-api/cachetlb.rst).  memcpy_to_page(),
-/// memzero_page() and zero_user*() flush by themselves.
-///
-/// One function at a time: a write done in a helper of the function that
-/// pins the pages, or pages kept in a structure, are not seen.  The patch
-/// inserts flush_dcache_page() before the release of a single page.
+/// Find pages got with get_user_pages() or a relative that are written
+/// through a kernel mapping and then released or dirtied with no
+/// flush_dcache_page(): where the D-cache aliases (ARMv4/v5, ARMv6 VIPT,
+/// SH-4, PA-RISC, some MIPS) the user can read stale data
+/// (Documentation/core-api/cachetlb.rst).
 ///
 // Confidence: Moderate
-// Comments: Where the pages are not released page by page, the flush
-//           belongs after the write and the report has no patch.
+// Comments: One function at a time: a write in a helper or pages kept in
+//           a structure are not seen.  A flush_dcache_page() of any page
+//           (even another one) on the path suppresses the report.
+//           kmap_local_folio() and stores through a cast are not
+//           followed.  memcpy_to_page(), memzero_page() and zero_user*()
+//           flush by themselves.  iov_iter_get_pages2() and its kin give
+//           kernel pages for a BVEC or KVEC iterator: no bug there.
+//           Patch mode inserts the flush only before the release of a
+//           single page: where pages are released in bulk it adds none,
+//           and the flush belongs after the write.
 // Options: --no-includes --include-headers
 // Keywords: get_user_pages, pin_user_pages, kmap, flush_dcache_page
 // URL: https://coccinelle.gitlabpages.inria.fr/website
@@ -54,6 +54,8 @@ gup@p1(..., pp, ...)
 pp = gup@p1(...)
 )
 ... when any
+    when != pp = E
+    when != put2(<+...pp...+>, ...)
 (
 V = map(\(pp\|pp[E]\|*pp\));
 |

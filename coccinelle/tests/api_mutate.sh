@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # The tests of coccinelle/api/gup_kmap_flush.cocci must be able to fail:
 # break the script one way at a time and check that api.sh then fails,
-# on the fixtures alone (QUICK=1) unless the mutation is meant for one of
-# api.sh's two other checks (the GUP family, the kernel patch).
+# on the fixtures alone (QUICK=1: report, patch, context and org modes)
+# unless the mutation is meant for one of api.sh's two other checks (the
+# GUP family, the kernel patch).
 #
 #   coccinelle/tests/api_mutate.sh      TAP, then "N passed, N failed"
 set -uo pipefail
@@ -26,7 +27,36 @@ mutations=(
 "stores into an array are not writes#quick#V@p2[E1] aop E2#V@p2[E1] aop E2 + 1"
 "a reassigned mapping still counts#quick#    when != V = E1
 (#("
-"every release is reported, not the first#quick#when != put2(<+...pp...+>, ...)#when != put2(E1, E1, E1, E1, E1, E1)"
+"every release is reported, not the first#quick#when != put2(<+...pp...+>, ...)
+put@p3#when != put2(E1, E1, E1, E1, E1, E1)
+put@p3"
+"a page released before the mapping still counts#quick#    when != put2(<+...pp...+>, ...)
+(#("
+"a page variable reassigned before the mapping still counts#quick#    when != pp = E
+#"
+"a page released and reassigned before the mapping still counts#quick#... when any
+    when != pp = E
+    when != put2(<+...pp...+>, ...)
+#... when any
+"
+"a reassigned derived pointer still counts#quick#
+    when != Q = E1#"
+"memmove and copy_from_user are not writes#quick#identifier cp = {memcpy, memset, memmove, copy_from_user, copy_from_iter};#identifier cp = {memcpy, memset, copy_from_iter};"
+"memmove is not a write#quick#identifier cp = {memcpy, memset, memmove, #identifier cp = {memcpy, memset, "
+"copy_from_user is not a write#quick#memmove, copy_from_user, #memmove, "
+"__set_bit and change_bit are not writes#quick#identifier bit = {set_bit, clear_bit, __set_bit, __clear_bit, change_bit};#identifier bit = {set_bit, clear_bit, __clear_bit};"
+"org mode prints nothing#quick#cocci.print_main(\"released with no flush_dcache_page()\", p3)
+cocci.print_secs(\"written through a kernel mapping\", p2)
+cocci.print_secs(\"pinned\", p1)
+#"
+"org mode prints only the release#quick#
+cocci.print_secs(\"written through a kernel mapping\", p2)
+cocci.print_secs(\"pinned\", p1)#"
+"context mode marks only the release#quick#* X@p1
+|
+* X@p2
+|
+#"
 "patch mode inserts nothing#quick#+ flush_dcache_page(pp);
   put@p3(pp);#  put@p3(pp);"
 "patch mode does not patch array elements#quick#+ flush_dcache_page(pp[E]);

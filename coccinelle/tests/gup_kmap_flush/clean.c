@@ -126,3 +126,74 @@ static int in_field(struct my_buf *b, unsigned long uaddr)
 	put_page(b->pages[0]);
 	return 0;
 }
+
+/* released, then the variable holds a kernel page when it is written */
+static int unpinned_then_kernel_page(unsigned long uaddr, const void *src)
+{
+	struct page *page;
+	void *addr;
+
+	if (pin_user_pages_fast(uaddr, 1, FOLL_WRITE, &page) != 1)
+		return -EFAULT;
+	unpin_user_page(page);
+	page = alloc_page(GFP_KERNEL);
+	addr = kmap_local_page(page);
+	memcpy(addr, src, 64);
+	kunmap_local(addr);
+	put_page(page);
+	return 0;
+}
+
+/* the user page kept aside, the variable reused for a bounce page */
+static int bounce(unsigned long uaddr, const void *src)
+{
+	struct page *page, *user;
+	void *addr;
+
+	if (get_user_pages_fast(uaddr, 1, 0, &page) != 1)
+		return -EFAULT;
+	user = page;
+	page = alloc_page(GFP_KERNEL);
+	addr = kmap_local_page(page);
+	memcpy(addr, src, 64);
+	kunmap_local(addr);
+	put_page(page);
+	put_page(user);
+	return 0;
+}
+
+/* the array released, then refilled with kernel pages before the write */
+static int array_reused(unsigned long uaddr, struct page **pages, int n)
+{
+	void *addr;
+	int i;
+
+	if (pin_user_pages_fast(uaddr, n, 0, pages) != n)
+		return -EFAULT;
+	unpin_user_pages(pages, n);
+	for (i = 0; i < n; i++)
+		pages[i] = alloc_page(GFP_KERNEL);
+	addr = kmap_local_page(pages[0]);
+	memset(addr, 0, PAGE_SIZE);
+	kunmap_local(addr);
+	put_page(pages[0]);
+	return 0;
+}
+
+/* the pointer derived from the mapping points elsewhere when written */
+static int derived_moved(unsigned long uaddr, u32 *buf, u32 val)
+{
+	struct page *page;
+	void *addr;
+	u32 *w;
+
+	if (get_user_pages_fast(uaddr, 1, 0, &page) != 1)
+		return -EFAULT;
+	addr = kmap_local_page(page);
+	w = addr + offset_in_page(uaddr);
+	w = buf;
+	*w = val;
+	kunmap_local(addr);
+	put_page(page);
+	return 0;
+}

@@ -148,3 +148,67 @@ static int store_word(unsigned long uaddr, u32 val)
 	unpin_user_page(page);
 	return 0;
 }
+
+/* copy_from_user() into the mapping */
+static int from_user(unsigned long uaddr, const void __user *src, size_t len)
+{
+	struct page *page;
+	void *addr;
+	int ret = 0;
+
+	if (get_user_pages_fast(uaddr, 1, FOLL_WRITE, &page) != 1)
+		return -EFAULT;
+	addr = kmap(page);
+	if (copy_from_user(addr, src, len))
+		ret = -EFAULT;
+	kunmap(page);
+	put_page(page);
+	return ret;
+}
+
+/* memmove() inside the mapping */
+static int move_in_page(unsigned long uaddr, size_t off, size_t len)
+{
+	struct page *page;
+	char *addr;
+
+	if (pin_user_pages_fast(uaddr, 1, FOLL_WRITE, &page) != 1)
+		return -EFAULT;
+	addr = kmap_local_page(page);
+	memmove(addr, addr + off, len);
+	kunmap_local(addr);
+	unpin_user_page(page);
+	return 0;
+}
+
+/* __set_bit() through a pointer derived from the mapping */
+static int set_bit_nonatomic(unsigned long uaddr, int nr)
+{
+	struct page *page;
+	void *addr;
+	unsigned long *map;
+
+	if (get_user_pages_fast(uaddr, 1, FOLL_WRITE, &page) != 1)
+		return -EFAULT;
+	addr = kmap_local_page(page);
+	map = addr + (uaddr & ~PAGE_MASK & ~(sizeof(long) - 1));
+	__set_bit(nr, map);
+	kunmap_local(addr);
+	put_page(page);
+	return 0;
+}
+
+/* change_bit() through the mapping itself */
+static int flip_bit(unsigned long uaddr, int nr)
+{
+	struct page *page;
+	void *addr;
+
+	if (pin_user_pages_fast(uaddr, 1, FOLL_WRITE, &page) != 1)
+		return -EFAULT;
+	addr = kmap_atomic(page);
+	change_bit(nr, addr);
+	kunmap_atomic(addr);
+	unpin_user_page(page);
+	return 0;
+}
