@@ -29,7 +29,8 @@ def trailer_emails(msg):
     out = set()
     for line in body.splitlines():
         if re.match(r"^[A-Z][A-Za-z-]*: .*@", line):
-            out |= emails([line.split(": ", 1)[1]])
+            # "Cc: stable@vger.kernel.org # 6.1.x": the comment is no address
+            out |= emails([line.split(": ", 1)[1].split(" #", 1)[0]])
     return out
 
 
