@@ -27,11 +27,11 @@ tree_version "$ksrc" "$kver" >/dev/null || exit 1
 	die "no codespell dictionary $dict" "apt-get install codespell"
 
 if [ $# -gt 0 ]; then
-	signoff= files=()
+	signoff= ignore=,FILE_PATH_CHANGES files=()
 	for f in "$@"; do files+=("$(realpath -m -- "$f")"); done
 else
 	# The submitter adds Signed-off-by when mailing: do not ask for it here.
-	files=() signoff=--no-signoff
+	files=() signoff=--no-signoff ignore=
 	for p in $(series_of "$dir/series"); do
 		files+=("$dir/patches/$p")
 	done
@@ -50,7 +50,7 @@ for f in "${files[@]}"; do
 	# that every file of a set has its maintainers is what make mail's
 	# recipients check asks get_maintainer.pl (test/mail/recipients.py).
 	if out=$(cd "$ksrc" && scripts/checkpatch.pl --strict $signoff \
-		--ignore UNKNOWN_COMMIT_ID${signoff:-,FILE_PATH_CHANGES} \
+		--ignore "UNKNOWN_COMMIT_ID$ignore" \
 		--codespell --codespellfile "$dict" --terse --show-types \
 		"$f" 2>&1); then
 		echo "ok $n - $p"

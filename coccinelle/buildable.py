@@ -34,11 +34,20 @@ here = os.path.dirname(os.path.abspath(__file__))
 def read_arches(path):
     rows = []
     with open(path) as f:
-        for line in f:
+        for n, line in enumerate(f, 1):
             if line.startswith('#') or not line.strip():
                 continue
-            arch, settings, why = line.rstrip('\n').split('\t')
-            rows.append((arch, [] if settings == '-' else settings.split()))
+            fields = line.rstrip('\n').split('\t')
+            if len(fields) != 3 or not all(fields):
+                sys.exit('buildable.py: %s:%d: want arch<TAB>settings<TAB>why'
+                         % (path, n))
+            arch, settings, why = fields
+            settings = [] if settings == '-' else settings.split()
+            for st in settings:
+                if not re.match(r'^\w+=[yn]$', st):
+                    sys.exit('buildable.py: %s:%d: setting %r is not '
+                             'SYMBOL=y or SYMBOL=n' % (path, n, st))
+            rows.append((arch, settings, '%s:%d' % (path, n)))
     return rows
 
 
@@ -64,7 +73,7 @@ def check_arches(tree, rows):
         sel.add(a)
     if not sel:
         return 'the tree has no ARCH_HAS_CPU_CACHE_ALIASING: TSV taken as is'
-    tsv = {a for a, s in rows}
+    tsv = {a for a, s, _ in rows}
     if sel != tsv:
         sys.exit('buildable.py: %s: arches whose D-cache can alias: %s; '
                  'aliasing_arches.tsv: %s' % (tree, ' '.join(sorted(sel)),
@@ -75,7 +84,7 @@ def check_arches(tree, rows):
 def kconfig_key(tree, rows):
     """A digest of the tree's Kconfig files and the rows: the configs of
     a tree whose Kconfig is the same (the patched tree) are reused."""
-    h = hashlib.sha1(repr(rows).encode())
+    h = hashlib.sha1(repr([(a, s) for a, s, _ in rows]).encode())
     for d, dirs, files in os.walk(tree):
         dirs[:] = sorted(x for x in dirs if x not in ('.pc', '.git')
                          and not x.startswith('lab-obj-'))
@@ -92,7 +101,7 @@ def make_configs(tree, rows, cache, jobs):
     key = os.path.join(cache, kconfig_key(tree, rows))
     os.makedirs(key, exist_ok=True)
     out, todo = [], []
-    for i, (arch, settings) in enumerate(rows):
+    for i, (arch, settings, where) in enumerate(rows):
         cfg = os.path.join(key, '%s-%d.config' % (arch, i))
         out.append((arch, cfg))
         if os.path.exists(cfg):
@@ -106,24 +115,34 @@ def make_configs(tree, rows, cache, jobs):
                 k, v = st.split('=')
                 f.write('# CONFIG_%s is not set\n' % k if v == 'n'
                         else 'CONFIG_%s=%s\n' % (k, v))
-        todo.append((arch, cfg, odir, allc))
+        todo.append((arch, cfg, odir, allc, settings, where))
     running = []
     while todo or running:
         while todo and len(running) < jobs:
-            arch, cfg, odir, allc = todo.pop(0)
+            arch, cfg, odir, allc, settings, where = todo.pop(0)
             p = subprocess.Popen(['make', '-s', '-C', tree, 'O=' + odir,
                                   'ARCH=' + arch, 'CC=gcc', 'HOSTCC=gcc',
                                   'KCONFIG_ALLCONFIG=' + allc, 'allyesconfig'],
                                  stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True)
-            running.append((p, arch, cfg, odir))
-        p, arch, cfg, odir = running.pop(0)
+            running.append((p, arch, cfg, odir, settings, where))
+        p, arch, cfg, odir, settings, where = running.pop(0)
         err = p.communicate()[1]
         if p.returncode:
             sys.exit('buildable.py: make ARCH=%s allyesconfig failed: %s'
                      % (arch, err[-500:]))
         os.replace(os.path.join(odir, '.config'), cfg)
         subprocess.run(['rm', '-rf', odir])
+    # a setting Kconfig could not honour (a misspelt symbol, a CPU the
+    # platform allyesconfig picked cannot have) would silently audit
+    # another configuration: refuse it
+    for (arch, cfg), (_, settings, where) in zip(out, rows):
+        on = read_config(cfg)
+        bad = [st for st in settings
+               if (('CONFIG_' + st[:-2]) in on) != st.endswith('=y')]
+        if bad:
+            sys.exit('buildable.py: %s: ARCH=%s allyesconfig did not keep %s'
+                     % (where, arch, ' '.join(bad)))
     return out
 
 
@@ -224,7 +243,7 @@ def main():
     rows = read_arches(a.arches)
     if a.configs:
         cfgs = [(arch, os.path.join(a.configs, '%s-%d.config' % (arch, i)))
-                for i, (arch, s) in enumerate(rows)]
+                for i, (arch, s, _) in enumerate(rows)]
     else:
         print('buildable: ' + check_arches(a.tree, rows), file=sys.stderr)
         cfgs = make_configs(a.tree, rows, a.cache, a.jobs)

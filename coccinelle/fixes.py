@@ -12,8 +12,11 @@ import sys
 
 
 def series(top, kver):
+    """The patches of kver's series, or None when it has none."""
     path = os.path.join(top, 'series' if kver == '7.2' else
                         'stable/%s/series' % kver)
+    if not os.path.exists(path):
+        return None
     with open(path) as f:
         return {l.strip() for l in f if l.strip() and not l.startswith('#')}
 
@@ -21,10 +24,17 @@ def series(top, kver):
 def true_findings(path):
     found = set()
     with open(path) as f:
-        for line in f:
+        for n, line in enumerate(f, 1):
             if not line.strip() or line.startswith('#'):
                 continue
-            cls, file, func, verdict, _ = [x.strip() for x in line.split(' | ')]
+            fields = [x.strip() for x in line.split(' | ')]
+            if len(fields) != 5:
+                sys.exit('fixes.py: %s:%d: want 5 fields separated by " | "'
+                         % (path, n))
+            cls, file, func, verdict, _ = fields
+            if cls != 'miss' and verdict not in ('true', 'arch-only', 'false'):
+                sys.exit('fixes.py: %s:%d: verdict %r is not true, arch-only '
+                         'or false' % (path, n, verdict))
             if cls == 'miss' or verdict == 'true':
                 found.add((cls, file, func))
     return found
@@ -45,11 +55,15 @@ def main():
                 bad.append('%s: want 6 non-empty fields' % where)
                 continue
             kver, cls, file, func, fix, why = row
+            patches = series(top, kver)
+            if patches is None:
+                bad.append('%s: kernel version %s has no series' % (where, kver))
+                continue
             if (cls, file, func) not in found:
                 bad.append('%s: %s %s %s is no true finding of triage.txt'
                            % (where, cls, file, func))
             covered.add((cls, file, func))
-            if fix != 'argued' and fix not in series(top, kver):
+            if fix != 'argued' and fix not in patches:
                 bad.append('%s: %s is not in the %s series' % (where, fix, kver))
     for cls, file, func in sorted(found - covered):
         bad.append('triage.txt: %s %s %s: true, but neither fixed nor argued '

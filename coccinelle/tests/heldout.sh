@@ -16,6 +16,13 @@ command -v spatch >/dev/null || { echo "heldout: spatch not found (apt-get insta
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$here/heldout" || exit 2
+# every fixture names what it must find, and every "must:" line parses:
+# a line the loop below would skip would pass silently
+for c in *.c; do
+	grep -q '^ \* must: ' "$c" || { echo "heldout: $c has no ' * must: CLASS FUNCTION' line" >&2; exit 2; }
+	bad=$(grep '^ \* must: ' "$c" | grep -v '^ \* must: C[0-9] [A-Za-z_0-9]*$')
+	[ -z "$bad" ] || { echo "heldout: $c: not ' * must: CLASS FUNCTION': $bad" >&2; exit 2; }
+done
 echo "1..$(cat ./*.c | grep -c '^ \* must: ')"
 n=0 pass=0 fail=0
 for c in *.c; do

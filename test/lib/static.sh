@@ -172,7 +172,8 @@ cmd_cocci() {
 	tap_step cocci
 	for f in run mutate heldout api api_mutate; do
 		log=${TAP_FILE%.tap}.$f.out
-		"$TOP/coccinelle/tests/$f.sh" >"$log" 2>&1 || true
+		rc=0
+		"$TOP/coccinelle/tests/$f.sh" >"$log" 2>&1 || rc=$?
 		while IFS= read -r line; do
 			case $line in
 			"ok "*) tap_ ok "cocci/$f/${line#ok * - }" ;;
@@ -181,7 +182,13 @@ cmd_cocci() {
 				"coccinelle/tests/$f.sh" ;;
 			esac
 		done <"$log"
-		grep -q '^1\.\.' "$log" || tap_ fail "cocci/$f/ran" "$(cat "$log")" "coccinelle/tests/$f.sh"
+		# the runner's plan, its results and its exit code agree
+		k=$(grep -cE '^(not )?ok ' "$log")
+		if ! grep -qx "1\.\.$k" "$log"; then
+			tap_ fail "cocci/$f/ran" "$(tail -n 20 "$log")" "plan $(grep -m1 '^1\.\.' "$log" || echo none), $k results" "coccinelle/tests/$f.sh"
+		elif [ "$rc" != 0 ] && ! grep -q '^not ok ' "$log"; then
+			tap_ fail "cocci/$f/ran" "$(tail -n 20 "$log")" "exit code $rc with no failed test" "coccinelle/tests/$f.sh"
+		fi
 	done
 	out=$(KSRC=$(tree stock) M=fs/fuse "$TOP/coccinelle/audit.sh" 2>&1) || true
 	# (C2 at fuse_copy_do() was checked here too until the class was retired)
