@@ -7,6 +7,7 @@
 #   coccinelle/tests/mutate.sh      TAP, then "N passed, N failed"
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/judge.sh"
 cocci=$here/../gup_kmap_alias.cocci
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -66,24 +67,11 @@ n=0 pass=0 fail=0
 echo "1..${#mutations[@]}"
 for m in "${mutations[@]}"; do
 	IFS='|' read -r name from to <<<"$m"
-	slug="tests_fail_when_$(echo "$name" | tr -c 'a-zA-Z0-9\n' _)"
 	n=$((n + 1))
-	if [ ! -f "$work/$n.cocci" ]; then
-		fail=$((fail + 1))
-		echo "not ok $n - $slug"
-		echo "# its text is no longer in the script: $from"
-		continue
-	fi
-	out=$(cat "$work/$n.out")
-	broken=$(echo "$out" | grep -c '^not ok')
-	if [ "$broken" -gt 0 ]; then
+	if judge_mutant "$n" "$name" "$from" "$work/$n.cocci" "$work/$n.out"; then
 		pass=$((pass + 1))
-		echo "ok $n - $slug"
-		echo "# caught by $broken test(s): $(echo "$out" | sed -n 's/^not ok [0-9]* - //p' | paste -sd, -)"
 	else
 		fail=$((fail + 1))
-		echo "not ok $n - $slug"
-		echo "# no test fails when $name"
 	fi
 done
 echo "$pass passed, $fail failed"
