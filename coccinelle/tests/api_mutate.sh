@@ -73,14 +73,7 @@ for m in "${mutations[@]}"; do
 	IFS='#' read -r -d '' name how from to <<<"$m"
 	to=${to%$'\n'}
 	mkdir -p "$work/$i"
-	if FROM=$from TO=$to python3 - "$cocci" "$work/$i/gup_kmap_flush.cocci" <<'PY'
-import os, sys
-s = open(sys.argv[1]).read()
-f, t = os.environ['FROM'], os.environ['TO']
-if f not in s:
-    sys.exit(1)
-open(sys.argv[2], 'w').write(s.replace(f, t))
-PY
+	if FROM=$from TO=$to make_mutant "$cocci" "$work/$i/gup_kmap_flush.cocci"
 	then
 		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
 		if [ "$how" = quick ]; then

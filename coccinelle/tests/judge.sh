@@ -1,5 +1,20 @@
 # SPDX-License-Identifier: GPL-2.0
-# Sourced by mutate.sh and api_mutate.sh: the TAP line of mutation $1
+# Sourced by mutate.sh and api_mutate.sh.
+
+# Write file $2 as file $1 with the text $FROM replaced by $TO; fails
+# when $1 does not contain $FROM (the mutation no longer applies).
+make_mutant() {
+	python3 - "$1" "$2" <<'PY'
+import os, sys
+s = open(sys.argv[1]).read()
+f, t = os.environ['FROM'], os.environ['TO']
+if f not in s:
+    sys.exit(1)
+open(sys.argv[2], 'w').write(s.replace(f, t))
+PY
+}
+
+# The TAP line of mutation $1
 # (named $2, made by replacing the text $3), whose mutant is file $4 and
 # whose test run's TAP output is file $5.  Returns 0 when some test
 # failed on the mutant (the tests can tell), 1 otherwise.

@@ -48,14 +48,7 @@ for m in "${mutations[@]}"; do
 		src=$here/../buildable.py dst=$work/$i.py env=(BUILDABLE="$dst")
 		;;
 	esac
-	if FROM=$from TO=$to python3 - "$src" "$dst" <<'PY'
-import os, sys
-s = open(sys.argv[1]).read()
-f, t = os.environ['FROM'], os.environ['TO']
-if f not in s:
-    sys.exit(1)
-open(sys.argv[2], 'w').write(s.replace(f, t))
-PY
+	if FROM=$from TO=$to make_mutant "$src" "$dst"
 	then
 		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
 		[ "$dst" = "$work/$i.cocci" ] || cp "$cocci" "$work/$i.cocci"
