@@ -27,6 +27,8 @@ oops, is its consequence). Elsewhere the usual rules hold.
 Nothing here knows an architecture: the QEMU command comes from the caller.
 """
 import argparse
+import contextlib
+import io
 import fnmatch
 import os
 import re
@@ -36,9 +38,11 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import Tap  # noqa: E402
+import sanitize  # noqa: E402
 
 # What in the guest's kernel log fails a run.
 BAD_DMESG = [
@@ -82,6 +86,10 @@ def main():
                     "started with it): one TAP line per window")
     ap.add_argument("--cache-log", help="the cache model's log "
                     "(test/qemu-plugins/cache926.c): one TAP line per window")
+    ap.add_argument("--sites", help="the cache model's whole-system report "
+                    "(sites=): judged by test/sanitize.py")
+    ap.add_argument("--sanitize", default="", help="for --sites: "
+                    "FLAVOUR,System.map,suite dir,nm")
     ap.add_argument("--crash", help="the report (regex) the --xfail entry "
                     "crash/kernel_log_clean expects first in the log")
     ap.add_argument("--rerun", help="the lab command that boots this run "
@@ -301,6 +309,8 @@ def finish(lines, tap, name, a, done, timed_out, elapsed):
         window_results(lines, tap, name, a.alias_log, ALIAS)
     if a.cache_log:
         window_results(lines, tap, name, a.cache_log, CACHE)
+    if a.sites:
+        sanitizer_results(tap, name, a)
     tap.emit(f"# {name}: {elapsed:.0f} s in QEMU")
     tap.close()
 
@@ -358,6 +368,26 @@ ALIAS = {"kind": "alias", "rule": lambda e: e.split("/")[0],
 CACHE = {"kind": "cache",
          "rule": lambda e: e.split("/")[1] if "/" in e else "zero",
          "verdict": cache_verdict, "diag": cache_diag}
+
+
+def sanitizer_results(tap, name, a):
+    """The sanitizer's verdicts on the boot's sites (test/sanitize.py)."""
+    flavour, smap, suite_dir, nm = a.sanitize.split(",")
+    args = types.SimpleNamespace(sites=a.sites, map=smap, console=a.log,
+                                 suite_dir=suite_dir, nm=nm,
+                                 json=a.sites + ".json")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()) as text:
+            data = sanitize.report(args)
+    except SystemExit as e:
+        tap.result(False, f"{name}/sanitizer/report", [str(e)])
+        return
+    tap.emit(f"# {name}: sanitizer: {len(data['reports'])} reports, "
+             f"{args.json}")
+    for l in text.getvalue().splitlines()[:40]:
+        tap.emit(f"# {l}")
+    for ok, test, diag in sanitize.judge(data, flavour):
+        tap.result(ok, f"{name}/{test}", diag)
 
 
 def window_results(lines, tap, name, path, how):

@@ -102,7 +102,7 @@ busybox_for() {
 cmd_run() {
 	[ $# -ge 2 ] || die "usage: test/lab.sh run ARCH stock|patched|old [suite|debian|alias|cache|crash|<a GUESTS name of the arch>]"
 	case $2 in stock | patched | old) ;; *) die "FLAVOUR must be stock, patched or old, not '$2'" ;; esac
-	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash= out rc=0 whole=
+	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash= out rc=0 whole= sites=
 	local timeout=${BOOT_TIMEOUT:-1500}
 	load_arch "$arch"
 	case " suite alias cache crash debian $(guest_names | xargs) " in *" $guest "*) ;;
@@ -148,7 +148,9 @@ cmd_run() {
 		tag=-cache
 		cache=$out.cache.log
 		QEMU=$(qemu10 "$QEMU")
-		extra="-audio none -plugin $(plugin cache926),log=$cache${CACHE_ARGS:+,$CACHE_ARGS}"
+		# and in whole-system mode: every stale load of the boot, by site
+		sites=$out.sites
+		extra="-audio none -plugin $(plugin cache926),log=$cache,sites=$sites,text=$(kernel_text "$dir/System.map")${CACHE_ARGS:+,$CACHE_ARGS}"
 		;;
 	crash)
 		# the tests that BUG a stock kernel, in a boot of their own
@@ -195,9 +197,17 @@ cmd_run() {
 		--tap "$TAP_FILE" \
 		--rerun "$(lab_env)test/lab.sh run $arch $flavour $guest" \
 		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"} ${cache:+--cache-log "$cache"} \
+		${sites:+--sites "$sites" --sanitize "$flavour,$dir/System.map,$B/suite/$KVER-$arch,${CROSS_COMPILE}nm"} \
 		${crash:+--crash "$crash"} ${whole:+--rerun-whole} || rc=$?
 	rm -f "$out.initrd.cpio.gz"
 	return "$rc"
+}
+
+# The kernel's text in System.map $1, as the cache model's text=LO-HI
+kernel_text() {
+	awk '$3 == "_stext" { lo = $1 } $3 == "_etext" { hi = $1 }
+	     END { if (lo && hi) print lo "-" hi; else exit 1 }' "$1" ||
+		die "no _stext/_etext in $1"
 }
 
 # The names of the arch's GUESTS (test/arch/<arch>.conf), one a line.

@@ -57,29 +57,91 @@
 #include "marker.h"
 
 #define LINE		32u
+#define WORDS		(LINE / 4)
+#define HALF		(WORDS / 2)	/* words per dirty bit */
 #define WAYS		4u
 #define PAGE_SHIFT	12
 #define PAGE_SIZE	(1u << PAGE_SHIFT)
-#define RAM_LINES	((256u << 20) / LINE)	/* versatilepb -m 256M at 0 */
+#define RAM_BYTES	(256u << 20)	/* versatilepb -m 256M at 0 */
+#define RAM_WORDS	(RAM_BYTES / 4)
+#define NSTACK		32		/* words of the kernel stack kept */
+#define NFRAMES		6		/* return addresses of a writer's */
 
-struct line {
-	bool valid, dirty;
-	uint32_t va;		/* virtual line address (the tag) */
-	uint32_t pa;		/* physical line address, for write-back */
-	uint64_t ver;		/* version of the data it holds */
+/* A kernel writer's stack: the first text addresses above its SP */
+struct wstack {
+	uint32_t frame[NFRAMES];
 };
 
-enum hazard { STALE_HIT, STALE_FILL, CLOBBER, LOST, NHAZ };
+struct line {
+	bool valid;
+	uint8_t dirty;		/* a bit per half-line, as the ARM926's */
+	uint32_t va;		/* virtual line address (the tag) */
+	uint32_t pa;		/* physical line address, for write-back */
+	uint64_t ver[WORDS];	/* version of the data of each word */
+};
+
+enum hazard { STALE_HIT, STALE_FILL, CLOBBER, LOST, REMAP, NHAZ };
 static const char *const haz_name[NHAZ] = {
-	"stale_hit", "stale_fill", "clobber", "lost"
+	"stale_hit", "stale_fill", "clobber", "lost", "remap"
+};
+
+/*
+ * A site of whole-system mode: one kind of hazard at one instruction
+ * (@rpc, the load, or the write-back or invalidation) against the store
+ * that wrote the newer data (@wpc), within one window (@win, 0: none).
+ */
+struct site {
+	uint32_t rpc, wpc, wstk;	/* wstk: the writer's stack, an id */
+	uint16_t win;
+	uint8_t kind;
+	bool used;
+	uint64_t count;
+	uint32_t rva, wva, pa;	/* of the first occurrence */
+	uint32_t sp, stack[NSTACK];
+};
+
+/*
+ * A line invalidated with newer data than memory's in a dirty half: lost,
+ * unless nothing loads it before it is overwritten. The ARMv4 WB page
+ * clear and copy invalidate each line they then fill whole; DMA into a
+ * buffer invalidates its lines and the device writes memory, which a
+ * plugin cannot see. So a loss is judged at the word's next access: a
+ * store overwrites it (no loss), a load of changed memory reads what DMA
+ * wrote (no loss), a load of the very bytes the line held when it was
+ * dropped reads what a real ARM926 would no longer have (lost).
+ */
+struct lost {
+	uint32_t pa;		/* physical line address; 0: free slot */
+	uint32_t ipc;		/* the invalidating instruction */
+	uint32_t data[WORDS];	/* QEMU's memory then: the lost data */
+	bool read;		/* data[] holds the snapshot */
+};
+
+/* what a window or the whole run costs a real ARM926: docs/perf.md */
+struct timing {
+	uint64_t load_hit, load_miss, store_hit, store_miss;
+	uint64_t wb_halves;		/* dirty half-lines written back */
+	uint64_t line_ops, cache_ops;	/* c7 operations: by MVA, whole */
 };
 
 static struct {
-	FILE *log;
-	uint32_t marker, dsize, nsets;
+	FILE *log, *sites;
+	uint32_t marker, dsize, nsets, split;
 	struct line *set;		/* nsets * WAYS */
 	uint8_t *rr;			/* round-robin victim per set */
-	uint64_t *mem_ver, *new_ver;	/* per physical line */
+	uint64_t *mem_ver, *new_ver;	/* per physical word */
+	uint32_t *wr_pc, *wr_va;	/* the store that made new_ver */
+	uint8_t *pending;		/* per physical word: lost, unjudged */
+	uint32_t *wr_stk;		/* per physical word: its store's stack */
+	uint8_t *user_page;		/* per physical page: user-mapped */
+	uint32_t text_lo, text_hi;	/* the kernel's text, for stacks */
+	struct wstack *stk;		/* stacks by id - 1 */
+	uint32_t *stk_hash;		/* open addressing: id, nstk_max slots */
+	unsigned int nstk, nstk_max;
+	uint32_t last_sp, last_stk;	/* the stack last taken, and its SP */
+	uint32_t last_pc;		/* of the access before */
+	struct lost *lost;		/* open addressing, nlost_max slots */
+	unsigned int nlost, nlost_max;
 	uint64_t ver;
 	uint8_t *tagged;		/* per physical page: alias windows */
 	struct qemu_plugin_register *reg[16];
@@ -93,16 +155,165 @@ static struct {
 	uint64_t haz[NHAZ], all_haz[NHAZ], loads, stores, cacheops;
 	uint64_t unresolved;		/* accesses without a physical address */
 	uint64_t unknown_ops;
+	struct timing win_t, run_t;
 	bool enabled;			/* SCTLR.M and SCTLR.C: D-cache on */
 	uint32_t cur_va, cur_pc;	/* the access being modelled */
 	unsigned int show, shown;	/* hazards logged one by one */
+
+	struct site *site;		/* open addressing, nsite_max slots */
+	unsigned int nsite, nsite_max;
+	char **win_name;		/* window names, win - 1 */
+	unsigned int nwin, cur_win;
+	uint64_t run_haz[NHAZ];
 } c = {
 	.marker = 0x5a000000,
 	.dsize = 16384,
+	.split = 0xbf000000,		/* TASK_SIZE: modules and kernel above */
 };
 
-static void hazard(enum hazard h, uint32_t pa)
+static uint32_t reg(unsigned int r);
+
+static bool kernel_pc(uint32_t pc)
 {
+	return pc >= c.split;
+}
+
+static struct site *site_slot(struct site *tab, unsigned int max,
+			      uint32_t rpc, uint32_t wpc, uint32_t wstk,
+			      uint8_t kind, uint16_t win)
+{
+	uint64_t h = ((uint64_t)rpc * 0x9e3779b1u) ^ ((uint64_t)wpc << 7) ^
+		     ((uint64_t)kind << 3) ^ ((uint64_t)win << 17) ^
+		     ((uint64_t)wstk << 23);
+	unsigned int i = (h ^ (h >> 29)) & (max - 1);
+
+	while (tab[i].used && !(tab[i].rpc == rpc && tab[i].wpc == wpc &&
+				tab[i].wstk == wstk && tab[i].kind == kind &&
+				tab[i].win == win))
+		i = (i + 1) & (max - 1);
+	return &tab[i];
+}
+
+static void site_grow(void)
+{
+	unsigned int max = c.nsite_max * 2;
+	struct site *tab = calloc(max, sizeof(*tab));
+
+	if (!tab) {
+		fprintf(stderr, "cache926: out of memory for sites\n");
+		abort();
+	}
+	for (unsigned int i = 0; i < c.nsite_max; i++) {
+		struct site *o = &c.site[i];
+
+		if (o->used)
+			*site_slot(tab, max, o->rpc, o->wpc, o->wstk, o->kind,
+				   o->win) = *o;
+	}
+	free(c.site);
+	c.site = tab;
+	c.nsite_max = max;
+}
+
+/* The first time a site is seen in the kernel: its stack, for a backtrace */
+static void site_stack(struct site *s)
+{
+	if (!kernel_pc(s->rpc) || !c.reg[13])
+		return;
+	s->sp = reg(13);
+	g_byte_array_set_size(c.rbuf, 0);
+	if (!qemu_plugin_read_memory_vaddr(s->sp, c.rbuf, sizeof(s->stack)))
+		return;
+	memcpy(s->stack, c.rbuf->data, sizeof(s->stack));
+}
+
+static bool text_addr(uint32_t a)
+{
+	/* the modules lie below the kernel, from c.split */
+	return !(a & 3) && a >= c.split && a < c.text_hi &&
+	       (a < 0xc0000000u || a >= c.text_lo);
+}
+
+static uint32_t stk_hash(const struct wstack *k)
+{
+	uint32_t h = 0;
+
+	for (unsigned int i = 0; i < NFRAMES; i++)
+		h = (h ^ k->frame[i]) * 0x9e3779b1u;
+	return h;
+}
+
+/* The id of stack @k, added if new; 0 if the table is full */
+static uint32_t stk_id(const struct wstack *k)
+{
+	unsigned int i = stk_hash(k) & (c.nstk_max - 1);
+
+	if (c.nstk * 2 >= c.nstk_max)
+		return 0;
+	while (c.stk_hash[i]) {
+		if (!memcmp(&c.stk[c.stk_hash[i] - 1], k, sizeof(*k)))
+			return c.stk_hash[i];
+		i = (i + 1) & (c.nstk_max - 1);
+	}
+	c.stk[c.nstk] = *k;
+	c.stk_hash[i] = ++c.nstk;
+	return c.nstk;
+}
+
+/*
+ * The stack of a kernel store through a kernel mapping to a page user
+ * space has used: the one store of an alias whose reader will miss it.
+ * Taken again only when the stack pointer moved: a copy loop's stores
+ * share their caller's.
+ */
+static uint32_t writer_stack(void)
+{
+	struct wstack k = { 0 };
+	uint32_t sp = reg(13), words[NSTACK];
+	unsigned int n = 0;
+
+	if (sp == c.last_sp)
+		return c.last_stk;
+	g_byte_array_set_size(c.rbuf, 0);
+	if (!qemu_plugin_read_memory_vaddr(sp, c.rbuf, sizeof(words)))
+		return 0;
+	memcpy(words, c.rbuf->data, sizeof(words));
+	for (unsigned int i = 0; i < NSTACK && n < NFRAMES; i++)
+		if (text_addr(words[i]))
+			k.frame[n++] = words[i];
+	c.last_sp = sp;
+	c.last_stk = stk_id(&k);
+	return c.last_stk;
+}
+
+/* @w: the physical word whose newer store the hazard is about */
+static void site_note(enum hazard h, uint32_t pa, uint32_t w)
+{
+	struct site *s;
+
+	if (!c.sites)
+		return;
+	if (c.nsite * 2 >= c.nsite_max)
+		site_grow();
+	s = site_slot(c.site, c.nsite_max, c.cur_pc, c.wr_pc[w], c.wr_stk[w],
+		      h, c.cur_win);
+	if (!s->used) {
+		*s = (struct site){
+			.used = true, .rpc = c.cur_pc, .wpc = c.wr_pc[w],
+			.wstk = c.wr_stk[w],
+			.kind = h, .win = c.cur_win, .rva = c.cur_va,
+			.wva = c.wr_va[w], .pa = pa,
+		};
+		site_stack(s);
+		c.nsite++;
+	}
+	s->count++;
+}
+
+static void hazard(enum hazard h, uint32_t pa, uint32_t w)
+{
+	c.run_haz[h]++;
+	site_note(h, pa, w);
 	if (!c.open)
 		return;
 	c.all_haz[h]++;
@@ -115,6 +326,12 @@ static void hazard(enum hazard h, uint32_t pa)
 			c.tagged[pa >> PAGE_SHIFT] ? " tagged" : "");
 	}
 }
+
+#define TIME(f, n)	do {			\
+		c.run_t.f += (n);		\
+		if (c.open)			\
+			c.win_t.f += (n);	\
+	} while (0)
 
 static struct line *set_of(uint32_t va)
 {
@@ -131,31 +348,176 @@ static struct line *lookup(uint32_t va)
 	return NULL;
 }
 
+/*
+ * Write the dirty halves of @l back. A word of them older than memory's
+ * overwrites newer data, stored through another alias: clobbered.
+ */
 static void write_back(struct line *l)
 {
-	uint32_t i = l->pa / LINE;
+	uint32_t w0 = l->pa / 4;
 
 	if (!l->dirty)
 		return;
-	if (l->ver != c.new_ver[i])
-		hazard(CLOBBER, l->pa);
-	c.mem_ver[i] = l->ver;
-	l->dirty = false;
+	for (unsigned int h = 0; h < 2; h++) {
+		if (!(l->dirty & (1u << h)))
+			continue;
+		TIME(wb_halves, 1);
+		for (unsigned int j = h * HALF; j < (h + 1) * HALF; j++) {
+			if (l->ver[j] < c.mem_ver[w0 + j])
+				hazard(CLOBBER, l->pa + 4 * j, w0 + j);
+			c.mem_ver[w0 + j] = l->ver[j];
+		}
+	}
+	l->dirty = 0;
 }
 
+static struct lost *lost_slot(struct lost *tab, unsigned int max, uint32_t pa)
+{
+	unsigned int i = (pa / LINE * 0x9e3779b1u) & (max - 1);
+
+	while (tab[i].pa && tab[i].pa != pa)
+		i = (i + 1) & (max - 1);
+	return &tab[i];
+}
+
+static struct lost *lost_find(uint32_t pa)
+{
+	struct lost *e = lost_slot(c.lost, c.nlost_max, pa & ~(LINE - 1));
+
+	return e->pa ? e : NULL;
+}
+
+static struct lost *lost_add(uint32_t pa)
+{
+	struct lost *e;
+
+	if (c.nlost * 2 >= c.nlost_max) {
+		unsigned int max = c.nlost_max * 2;
+		struct lost *tab = calloc(max, sizeof(*tab));
+
+		if (!tab) {
+			fprintf(stderr, "cache926: out of memory for lost lines\n");
+			abort();
+		}
+		for (unsigned int i = 0; i < c.nlost_max; i++)
+			if (c.lost[i].pa)
+				*lost_slot(tab, max, c.lost[i].pa) = c.lost[i];
+		free(c.lost);
+		c.lost = tab;
+		c.nlost_max = max;
+	}
+	e = lost_slot(c.lost, c.nlost_max, pa);
+	if (!e->pa)
+		c.nlost++;
+	return e;
+}
+
+/* Free @e's slot, moving later entries of its run back (linear probing) */
+static void lost_del(struct lost *e)
+{
+	unsigned int max = c.nlost_max, i = e - c.lost, j = i;
+
+	e->pa = 0;
+	c.nlost--;
+	for (;;) {
+		struct lost *n;
+
+		j = (j + 1) & (max - 1);
+		n = &c.lost[j];
+		if (!n->pa)
+			return;
+		if (lost_slot(c.lost, max, n->pa) != n) {
+			struct lost tmp = *n;
+
+			n->pa = 0;
+			*lost_slot(c.lost, max, tmp.pa) = tmp;
+		}
+	}
+}
+
+/*
+ * Invalidate @l, cleaning it first if @clean. Newer data in a dirty half
+ * dropped without a write-back is pending: judged at its next access.
+ */
 static void drop(struct line *l, bool clean)
 {
+	uint32_t w0 = l->pa / 4;
+	struct lost *e = NULL;
+
 	if (!l->valid)
 		return;
-	if (clean)
+	if (clean) {
 		write_back(l);
-	else if (l->dirty)
-		hazard(LOST, l->pa);
-	l->valid = l->dirty = false;
+	} else {
+		for (unsigned int j = 0; j < WORDS; j++) {
+			if (!(l->dirty & (1u << (j / HALF))) ||
+			    l->ver[j] <= c.mem_ver[w0 + j])
+				continue;
+			if (!e) {
+				e = lost_add(l->pa);
+				e->pa = l->pa;
+				e->ipc = c.cur_pc;
+				g_byte_array_set_size(c.rbuf, 0);
+				e->read = qemu_plugin_read_memory_vaddr(l->va, c.rbuf, LINE);
+				if (e->read)
+					memcpy(e->data, c.rbuf->data, LINE);
+			}
+			c.pending[w0 + j] = 1;
+		}
+	}
+	l->valid = false;
+	l->dirty = 0;
+}
+
+/*
+ * The next access to pending words: @n words from physical word @w, at
+ * virtual @va, a load unless @store.
+ */
+static void judge_lost(uint32_t va, uint32_t w, unsigned int n, bool store)
+{
+	struct lost *e = lost_find(w * 4);
+	uint32_t line_w = (w * 4 & ~(LINE - 1)) / 4;
+	bool left = false;
+
+	for (unsigned int j = 0; j < n; j++) {
+		uint32_t now;
+
+		if (!c.pending[w + j])
+			continue;
+		c.pending[w + j] = 0;
+		if (store || !e)
+			continue;
+		g_byte_array_set_size(c.rbuf, 0);
+		if (e->read &&
+		    qemu_plugin_read_memory_vaddr(va + 4 * j, c.rbuf, 4)) {
+			memcpy(&now, c.rbuf->data, 4);
+			if (now != e->data[w + j - line_w]) {
+				/* DMA rewrote it: the device's data, newest */
+				c.mem_ver[w + j] = c.new_ver[w + j] = ++c.ver;
+				continue;
+			}
+		}
+		{
+			uint32_t pc = c.cur_pc;
+
+			c.cur_pc = e->ipc;	/* the site: the invalidation */
+			hazard(LOST, w * 4 + 4 * j, w + j);
+			c.cur_pc = pc;
+		}
+		/* reported once: memory is the word's data from now on */
+		c.new_ver[w + j] = c.mem_ver[w + j];
+	}
+	if (!e)
+		return;
+	for (unsigned int j = 0; j < WORDS; j++)
+		left |= c.pending[line_w + j];
+	if (!left)
+		lost_del(e);
 }
 
 static void whole_cache(bool clean, bool invalidate)
 {
+	TIME(cache_ops, 1);
 	for (uint32_t i = 0; i < c.nsets * WAYS; i++) {
 		if (invalidate)
 			drop(&c.set[i], clean);
@@ -164,51 +526,141 @@ static void whole_cache(bool clean, bool invalidate)
 	}
 }
 
-static void access(uint32_t va, uint32_t pa, bool store)
+/* The first stale word of the @n words from @w0, or -1 */
+static int stale_word(const uint64_t *have, uint32_t w0, unsigned int n)
 {
-	uint32_t i = pa / LINE;
-	struct line *l, *s;
-	unsigned int w;
+	for (unsigned int j = 0; j < n; j++)
+		if (have[j] != c.new_ver[w0 + j])
+			return j;
+	return -1;
+}
 
-	if (i >= RAM_LINES)
+static void access(uint32_t va, uint32_t pa, unsigned int size, bool store)
+{
+	uint32_t w = pa / 4, off = (pa % LINE) / 4;
+	unsigned int n = size > 4 ? size / 4 : 1, j;
+	struct line *l, *s;
+	int k;
+
+	if (pa >= RAM_BYTES)
 		return;
+	if (!kernel_pc(c.cur_pc))
+		c.user_page[pa >> PAGE_SHIFT] = 1;
+	else if (!kernel_pc(va) || !kernel_pc(c.last_pc))
+		c.last_sp = 0;	/* uaccess, or a new entry: a new stack */
+	c.last_pc = c.cur_pc;
+	if (off + n > WORDS)
+		n = WORDS - off;	/* ARMv5: no access crosses a line */
+	for (j = 0; j < n; j++) {
+		if (c.pending[w + j]) {
+			judge_lost(va, w, n, store);
+			break;
+		}
+	}
 	if (!c.enabled) {
 		/* cache off (reset, the decompressor's exit): memory only */
-		if (store)
-			c.mem_ver[i] = c.new_ver[i] = ++c.ver;
-		else if (c.mem_ver[i] != c.new_ver[i])
-			hazard(STALE_FILL, pa);
+		if (store) {
+			c.ver++;
+			for (j = 0; j < n; j++) {
+				c.mem_ver[w + j] = c.new_ver[w + j] = c.ver;
+				c.wr_pc[w + j] = c.cur_pc;
+				c.wr_va[w + j] = va;
+				c.wr_stk[w + j] = 0;
+			}
+		} else {
+			k = stale_word(&c.mem_ver[w], w, n);
+			if (k >= 0)
+				hazard(STALE_FILL, pa, w + k);
+		}
 		return;
 	}
 	l = lookup(va);
+	if (l && l->pa != (pa & ~(LINE - 1))) {
+		/*
+		 * The virtual line holds another physical line: the mapping
+		 * changed without a flush, and the hardware would hit on the
+		 * old page's data. Report it, then take it as a miss.
+		 */
+		hazard(REMAP, pa, w);
+		drop(l, true);
+		l = NULL;
+	}
 	if (store) {
+		uint32_t stk = 0;
+
+		if (c.sites && kernel_pc(c.cur_pc) && kernel_pc(va) &&
+		    c.user_page[pa >> PAGE_SHIFT])
+			stk = writer_stack();
 		c.stores += c.open;
-		c.new_ver[i] = ++c.ver;
+		c.ver++;
+		for (j = 0; j < n; j++) {
+			c.new_ver[w + j] = c.ver;
+			c.wr_pc[w + j] = c.cur_pc;
+			c.wr_va[w + j] = va;
+			c.wr_stk[w + j] = stk;
+		}
 		if (l) {
-			l->ver = c.ver;
-			l->dirty = true;
+			TIME(store_hit, 1);
+			for (j = 0; j < n; j++)
+				l->ver[off + j] = c.ver;
+			l->dirty |= 1u << (off / HALF);
+			if ((off + n - 1) / HALF != off / HALF)
+				l->dirty |= 2;
 		} else {
-			c.mem_ver[i] = c.ver;	/* write buffer, drained */
+			TIME(store_miss, 1);
+			for (j = 0; j < n; j++)	/* write buffer, drained */
+				c.mem_ver[w + j] = c.ver;
 		}
 		return;
 	}
 	c.loads += c.open;
 	if (l) {
-		if (l->ver != c.new_ver[i])
-			hazard(STALE_HIT, pa);
+		TIME(load_hit, 1);
+		k = stale_word(&l->ver[off], w, n);
+		if (k >= 0)
+			hazard(STALE_HIT, pa, w + k);
 		return;
 	}
 	/* read-allocate: evict round-robin, fill from memory */
+	TIME(load_miss, 1);
 	s = set_of(va);
-	w = c.rr[(va / LINE) % c.nsets]++ % WAYS;
-	drop(&s[w], true);
-	if (c.mem_ver[i] != c.new_ver[i])
-		hazard(STALE_FILL, pa);
-	s[w] = (struct line){ .valid = true, .va = va & ~(LINE - 1),
-			      .pa = pa & ~(LINE - 1), .ver = c.mem_ver[i] };
+	l = &s[c.rr[(va / LINE) % c.nsets]++ % WAYS];
+	drop(l, true);
+	k = stale_word(&c.mem_ver[w], w, n);
+	if (k >= 0)
+		hazard(STALE_FILL, pa, w + k);
+	*l = (struct line){ .valid = true, .va = va & ~(LINE - 1),
+			    .pa = pa & ~(LINE - 1) };
+	memcpy(l->ver, &c.mem_ver[(pa & ~(LINE - 1)) / 4], sizeof(l->ver));
 }
 
 /* ------------------------------------------------ the marker protocol */
+
+static void print_timing(FILE *f, const struct timing *t)
+{
+	fprintf(f, " load_hit=%" PRIu64 " load_miss=%" PRIu64
+		" store_hit=%" PRIu64 " store_miss=%" PRIu64
+		" wb_halves=%" PRIu64 " line_ops=%" PRIu64 " cache_ops=%" PRIu64,
+		t->load_hit, t->load_miss, t->store_hit, t->store_miss,
+		t->wb_halves, t->line_ops, t->cache_ops);
+}
+
+/* The index + 1 of window @name in c.win_name, added if new */
+static unsigned int window_index(const char *name)
+{
+	char **n;
+
+	for (unsigned int i = 0; i < c.nwin; i++)
+		if (!strcmp(c.win_name[i], name))
+			return i + 1;
+	if (c.nwin == UINT16_MAX)
+		return 0;
+	n = realloc(c.win_name, (c.nwin + 1) * sizeof(*n));
+	if (!n || !(n[c.nwin] = strdup(name)))
+		return 0;
+	c.win_name = n;
+	return ++c.nwin;
+}
 
 static void close_window(void)
 {
@@ -216,7 +668,7 @@ static void close_window(void)
 
 	if (!c.open)
 		return;
-	for (uint32_t p = 0; p < (RAM_LINES * LINE) >> PAGE_SHIFT; p++)
+	for (uint32_t p = 0; p < RAM_BYTES >> PAGE_SHIFT; p++)
 		pages += c.tagged[p];
 	fprintf(c.log, "window %s expect=%s pages=%u loads=%" PRIu64
 		" stores=%" PRIu64 " unresolved=%" PRIu64 " cacheops=%" PRIu64,
@@ -226,9 +678,11 @@ static void close_window(void)
 		fprintf(c.log, " %s=%" PRIu64, haz_name[h], c.haz[h]);
 	for (int h = 0; h < NHAZ; h++)
 		fprintf(c.log, " all_%s=%" PRIu64, haz_name[h], c.all_haz[h]);
+	print_timing(c.log, &c.win_t);
 	fputc('\n', c.log);
 	fflush(c.log);
 	c.open = false;
+	c.cur_win = 0;
 }
 
 static void execute(void)
@@ -244,7 +698,7 @@ static void execute(void)
 			fflush(c.log);
 			c.open = false;
 		}
-		memset(c.tagged, 0, (RAM_LINES * LINE) >> PAGE_SHIFT);
+		memset(c.tagged, 0, RAM_BYTES >> PAGE_SHIFT);
 		break;
 	case MARKER_TAG:
 	case MARKER_UNTAG:
@@ -266,6 +720,8 @@ static void execute(void)
 		snprintf(c.expect, sizeof(c.expect), "%s", cmd.expect);
 		c.loads = c.stores = c.cacheops = c.unresolved = 0;
 		c.shown = 0;
+		c.cur_win = window_index(c.name);
+		memset(&c.win_t, 0, sizeof(c.win_t));
 		memset(c.haz, 0, sizeof(c.haz));
 		memset(c.all_haz, 0, sizeof(c.all_haz));
 		break;
@@ -302,10 +758,9 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info,
 		return;
 	pa = qemu_plugin_hwaddr_phys_addr(hw);
 	if (store && c.tagging && va >= c.tag_lo && va < c.tag_hi &&
-	    pa < RAM_LINES * LINE)
+	    pa < RAM_BYTES)
 		c.tagged[pa >> PAGE_SHIFT] = c.tagging > 0;
-	/* ARMv5 has no unaligned accesses that cross a line */
-	access(va, pa, store);
+	access(va, pa, 1u << qemu_plugin_mem_size_shift(info), store);
 }
 
 /* ------------------------------------------------ CP15 c1 and c7 */
@@ -328,16 +783,24 @@ static void cp15_c1(unsigned int vcpu, void *udata)
 	c.enabled = (sctlr & 5) == 5;	/* M (MMU) and C (D-cache) */
 }
 
-/* @udata: the instruction word of an MCR/MRC p15, 0, Rd, c7, CRm, opc2 */
+struct c7_insn {
+	uint32_t insn, pc;
+};
+
+/* @udata: a struct c7_insn of an MCR/MRC p15, 0, Rd, c7, CRm, opc2 */
 static void cp15_c7(unsigned int vcpu, void *udata)
 {
-	uint32_t insn = (uint32_t)(uintptr_t)udata;
+	const struct c7_insn *op = udata;
+	uint32_t insn = op->insn;
 	bool mrc = insn & (1u << 20);
 	unsigned int crm = insn & 0xf, opc2 = (insn >> 5) & 7;
 	unsigned int rd = (insn >> 12) & 0xf;
 	struct line *l;
 
+	c.cur_pc = op->pc;	/* the site of what it loses or clobbers */
 	c.cacheops += c.open;
+	if (!mrc && (crm == 6 || crm == 10 || crm == 14) && opc2 == 1)
+		TIME(line_ops, 1);
 	if (mrc) {
 		/* test and clean / test, clean and invalidate: whole cache */
 		if (rd == 15 && crm == 10 && opc2 == 3)
@@ -383,12 +846,16 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 
 	for (size_t i = 0; i < n; i++) {
 		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+		uint64_t pc = qemu_plugin_insn_vaddr(insn);
 		uint32_t w;
 
+		/* sites: the kernel's stack pointer, read at a new site */
 		qemu_plugin_register_vcpu_mem_cb(insn, mem_cb,
+						 c.sites && kernel_pc(pc) ?
+						 QEMU_PLUGIN_CB_R_REGS :
 						 QEMU_PLUGIN_CB_NO_REGS,
 						 QEMU_PLUGIN_MEM_RW,
-						 (void *)(uintptr_t)qemu_plugin_insn_vaddr(insn));
+						 (void *)(uintptr_t)pc);
 		if (qemu_plugin_insn_size(insn) != 4 ||
 		    qemu_plugin_insn_data(insn, &w, 4) != 4)
 			continue;
@@ -398,10 +865,17 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 							       QEMU_PLUGIN_CB_R_REGS,
 							       (void *)(uintptr_t)((w >> 12) & 0xf));
 		/* MCR/MRC p15, 0, Rd, c7, CRm, opc2 (any condition) */
-		else if ((w & 0x0fe00f10) == 0x0e000f10 && ((w >> 16) & 0xf) == 7)
+		else if ((w & 0x0fe00f10) == 0x0e000f10 && ((w >> 16) & 0xf) == 7) {
+			/* kept for the TB's life: kernel code, translated once */
+			struct c7_insn *op = malloc(sizeof(*op));
+
+			if (!op)
+				continue;
+			*op = (struct c7_insn){ .insn = w, .pc = pc };
 			qemu_plugin_register_vcpu_insn_exec_cb(insn, cp15_c7,
 							       QEMU_PLUGIN_CB_R_REGS,
-							       (void *)(uintptr_t)w);
+							       op);
+		}
 	}
 }
 
@@ -429,19 +903,66 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu)
 	fflush(c.log);
 }
 
+static int by_count(const void *a, const void *b)
+{
+	const struct site *x = a, *y = b;
+
+	if (x->used != y->used)
+		return y->used - x->used;
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+/*
+ * Whole-system mode's report: a line per site, most frequent first;
+ * test/sanitize.py symbolizes and judges them.
+ */
+static void write_sites(void)
+{
+	FILE *f = c.sites;
+
+	qsort(c.site, c.nsite_max, sizeof(*c.site), by_count);
+	fprintf(f, "run split=%08x dsize=%u unknown_cp15_c7_ops=%" PRIu64
+		" unresolved=%" PRIu64, c.split, c.dsize, c.unknown_ops,
+		c.unresolved);
+	for (int h = 0; h < NHAZ; h++)
+		fprintf(f, " %s=%" PRIu64, haz_name[h], c.run_haz[h]);
+	print_timing(f, &c.run_t);
+	fputc('\n', f);
+	for (unsigned int i = 0; i < c.nsite; i++) {
+		const struct site *s = &c.site[i];
+
+		fprintf(f, "site kind=%s count=%" PRIu64 " window=%s rpc=%08x"
+			" rva=%08x wpc=%08x wva=%08x pa=%08x sp=%08x stack=",
+			haz_name[s->kind], s->count,
+			s->win ? c.win_name[s->win - 1] : "-", s->rpc, s->rva,
+			s->wpc, s->wva, s->pa, s->sp);
+		for (unsigned int j = 0; j < NSTACK; j++)
+			fprintf(f, "%s%08x", j ? "," : "", s->stack[j]);
+		fprintf(f, " wstack=");
+		for (unsigned int j = 0; j < NFRAMES; j++)
+			fprintf(f, "%s%08x", j ? "," : "",
+				s->wstk ? c.stk[s->wstk - 1].frame[j] : 0);
+		fputc('\n', f);
+	}
+	fprintf(f, "end sites=%u stacks=%u\n", c.nsite, c.nstk);
+	fclose(f);
+}
+
 static void at_exit(qemu_plugin_id_t id, void *udata)
 {
 	if (c.open)
 		fprintf(c.log, "error: window %s still open at exit\n", c.name);
 	fprintf(c.log, "exit unknown_cp15_c7_ops=%" PRIu64 "\n", c.unknown_ops);
 	fflush(c.log);
+	if (c.sites)
+		write_sites();
 }
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 					   const qemu_info_t *info,
 					   int argc, char **argv)
 {
-	const char *log = NULL;
+	const char *log = NULL, *sites = NULL;
 
 	for (int i = 0; i < argc; i++) {
 		const char *v = strchr(argv[i], '=');
@@ -454,8 +975,15 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 			c.dsize = strtoul(v + 1, NULL, 0);
 		else if (v && !strncmp(argv[i], "show=", 5))
 			c.show = strtoul(v + 1, NULL, 0);
+		else if (v && !strncmp(argv[i], "sites=", 6))
+			sites = v + 1;
+		else if (v && !strncmp(argv[i], "split=", 6))
+			c.split = strtoul(v + 1, NULL, 16);
+		else if (v && !strncmp(argv[i], "text=", 5) &&
+			 sscanf(v + 1, "%x-%x", &c.text_lo, &c.text_hi) == 2)
+			;
 		else {
-			fprintf(stderr, "cache926: unknown argument '%s' (log= marker= dsize= show=)\n",
+			fprintf(stderr, "cache926: unknown argument '%s' (log= marker= dsize= show= sites= split= text=LO-HI)\n",
 				argv[i]);
 			return -1;
 		}
@@ -470,14 +998,40 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 		perror(log);
 		return -1;
 	}
+	if (sites) {
+		c.sites = fopen(sites, "w");
+		if (!c.sites) {
+			perror(sites);
+			return -1;
+		}
+		c.nsite_max = 1024;
+		c.site = calloc(c.nsite_max, sizeof(*c.site));
+		c.nstk_max = 1u << 22;
+		c.stk = calloc(c.nstk_max / 2, sizeof(*c.stk));
+		c.stk_hash = calloc(c.nstk_max, sizeof(*c.stk_hash));
+		if (!c.text_hi) {
+			fprintf(stderr, "cache926: sites= needs text=LO-HI, the kernel's _stext-_etext\n");
+			return -1;
+		}
+	}
 	c.nsets = c.dsize / LINE / WAYS;
 	c.set = calloc(c.nsets * WAYS, sizeof(*c.set));
 	c.rr = calloc(c.nsets, 1);
-	c.mem_ver = calloc(RAM_LINES, sizeof(*c.mem_ver));
-	c.new_ver = calloc(RAM_LINES, sizeof(*c.new_ver));
-	c.tagged = calloc((RAM_LINES * LINE) >> PAGE_SHIFT, 1);
+	c.mem_ver = calloc(RAM_WORDS, sizeof(*c.mem_ver));
+	c.new_ver = calloc(RAM_WORDS, sizeof(*c.new_ver));
+	c.wr_pc = calloc(RAM_WORDS, sizeof(*c.wr_pc));
+	c.wr_va = calloc(RAM_WORDS, sizeof(*c.wr_va));
+	c.pending = calloc(RAM_WORDS, 1);
+	c.wr_stk = calloc(RAM_WORDS, sizeof(*c.wr_stk));
+	c.user_page = calloc(RAM_BYTES >> PAGE_SHIFT, 1);
+	c.nlost_max = 1024;
+	c.lost = calloc(c.nlost_max, sizeof(*c.lost));
+	c.tagged = calloc(RAM_BYTES >> PAGE_SHIFT, 1);
 	c.rbuf = g_byte_array_new();
-	if (!c.set || !c.rr || !c.mem_ver || !c.new_ver || !c.tagged || !c.rbuf)
+	if (!c.set || !c.rr || !c.mem_ver || !c.new_ver || !c.wr_pc ||
+	    !c.wr_va || !c.pending || !c.lost || !c.tagged || !c.rbuf ||
+	    !c.wr_stk || !c.user_page ||
+	    (sites && (!c.site || !c.stk || !c.stk_hash)))
 		return -1;
 	fprintf(c.log, "cache926: VIVT D-cache %u bytes, %u ways, %u-byte lines\n",
 		c.dsize, WAYS, LINE);

@@ -94,6 +94,8 @@ void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn,
 GArray *qemu_plugin_get_registers(void);
 int qemu_plugin_read_register(struct qemu_plugin_register *handle,
 			      GByteArray *buf);
+/* QEMU >= 9.2: guest memory through the current vCPU's MMU */
+bool qemu_plugin_read_memory_vaddr(uint64_t addr, GByteArray *data, size_t len);
 #endif
 
 #define QEMU_PLUGIN_EXPORT __attribute__((visibility("default")))
