@@ -652,7 +652,8 @@ state['mapvars'].append((('l', p.current_element, I),
 @write depends on gup@
 expression X, E;
 assignment operator aop;
-identifier wr = {memcpy, memmove, memset, copy_from_user,
+identifier wr = {memcpy, memmove, memset, memset16, memset32, memset64,
+                 copy_from_user,
                  __copy_from_user, __copy_from_user_inatomic,
                  copy_from_user_inatomic, copy_from_iter,
                  _copy_from_iter, copy_from_iter_full, strscpy,
