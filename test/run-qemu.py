@@ -89,7 +89,9 @@ def main():
     ap.add_argument("--sites", help="the cache model's whole-system report "
                     "(sites=): judged by test/sanitize.py")
     ap.add_argument("--sanitize", default="", help="for --sites: "
-                    "FLAVOUR,System.map,suite dir,nm")
+                    "FLAVOUR,System.map,SUITE_DIR,NM,MICRO: the suite's "
+                    "binaries ('-': none), their nm, MICRO 'micro' to judge "
+                    "test/expect/sanitizer.tsv's windows, '-' not to")
     ap.add_argument("--crash", help="the report (regex) the --xfail entry "
                     "crash/kernel_log_clean expects first in the log")
     ap.add_argument("--rerun", help="the lab command that boots this run "
@@ -372,10 +374,10 @@ CACHE = {"kind": "cache",
 
 def sanitizer_results(tap, name, a):
     """The sanitizer's verdicts on the boot's sites (test/sanitize.py)."""
-    flavour, smap, suite_dir, nm = a.sanitize.split(",")
+    flavour, smap, suite_dir, nm, expect = a.sanitize.split(",")
     args = types.SimpleNamespace(sites=a.sites, map=smap, console=a.log,
-                                 suite_dir=suite_dir, nm=nm,
-                                 json=a.sites + ".json")
+                                 suite_dir=None if suite_dir == "-" else suite_dir,
+                                 nm=nm, json=a.sites + ".json")
     try:
         with contextlib.redirect_stdout(io.StringIO()) as text:
             data = sanitize.report(args)
@@ -386,7 +388,8 @@ def sanitizer_results(tap, name, a):
              f"{args.json}")
     for l in text.getvalue().splitlines()[:40]:
         tap.emit(f"# {l}")
-    for ok, test, diag in sanitize.judge(data, flavour):
+    for ok, test, diag in sanitize.judge(
+            data, flavour, expect=None if expect == "-" else sanitize.EXPECT):
         tap.result(ok, f"{name}/{test}", diag)
 
 

@@ -197,7 +197,7 @@ cmd_run() {
 		--tap "$TAP_FILE" \
 		--rerun "$(lab_env)test/lab.sh run $arch $flavour $guest" \
 		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"} ${cache:+--cache-log "$cache"} \
-		${sites:+--sites "$sites" --sanitize "$flavour,$dir/System.map,$B/suite/$KVER-$arch,${CROSS_COMPILE}nm"} \
+		${sites:+--sites "$sites" --sanitize "$flavour,$dir/System.map,$B/suite/$KVER-$arch,${CROSS_COMPILE}nm,micro"} \
 		${crash:+--crash "$crash"} ${whole:+--rerun-whole} || rc=$?
 	rm -f "$out.initrd.cpio.gz"
 	return "$rc"
