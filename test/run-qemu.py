@@ -381,15 +381,19 @@ def sanitizer_results(tap, name, a):
     try:
         with contextlib.redirect_stdout(io.StringIO()) as text:
             data = sanitize.report(args)
-    except SystemExit as e:
-        tap.result(False, f"{name}/sanitizer/report", [str(e)])
+        verdicts = sanitize.judge(
+            data, flavour, expect=None if expect == "-" else sanitize.EXPECT)
+    except (SystemExit, Exception) as e:
+        tap.result(False, f"{name}/sanitizer/report",
+                   [f"{type(e).__name__}: {e}",
+                    f"python3 test/sanitize.py report {a.sites} --map {smap} "
+                    f"--console {a.log}"])
         return
     tap.emit(f"# {name}: sanitizer: {len(data['reports'])} reports, "
              f"{args.json}")
     for l in text.getvalue().splitlines()[:40]:
         tap.emit(f"# {l}")
-    for ok, test, diag in sanitize.judge(
-            data, flavour, expect=None if expect == "-" else sanitize.EXPECT):
+    for ok, test, diag in verdicts:
         tap.result(ok, f"{name}/{test}", diag)
 
 

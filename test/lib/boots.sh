@@ -150,7 +150,7 @@ cmd_run() {
 		QEMU=$(qemu10 "$QEMU")
 		# and in whole-system mode: every stale load of the boot, by site
 		sites=$out.sites
-		extra="-audio none -plugin $(plugin cache926),log=$cache,sites=$sites,text=$(kernel_text "$dir/System.map")${CACHE_ARGS:+,$CACHE_ARGS}"
+		extra="-audio none -plugin $(plugin cache926),log=$cache,sites=$sites,$(sanitizer_args "$dir/System.map")${CACHE_ARGS:+,$CACHE_ARGS}"
 		;;
 	crash)
 		# the tests that BUG a stock kernel, in a boot of their own
@@ -203,11 +203,17 @@ cmd_run() {
 	return "$rc"
 }
 
-# The kernel's text in System.map $1, as the cache model's text=LO-HI
-kernel_text() {
+# The cache model's whole-system arguments for the kernel of System.map
+# $1: its text (text=_stext-_etext) and the ARM926 DMA API's invalidation
+# (dma_inv=, from arm926_dma_inv_range to the symbol after it), where
+# dirty lines are dropped on purpose before a device writes the buffer.
+sanitizer_args() {
 	awk '$3 == "_stext" { lo = $1 } $3 == "_etext" { hi = $1 }
-	     END { if (lo && hi) print lo "-" hi; else exit 1 }' "$1" ||
-		die "no _stext/_etext in $1"
+	     inv && !inv_hi && $1 != inv { inv_hi = $1 }
+	     $3 == "arm926_dma_inv_range" { inv = $1 }
+	     END { if (!lo || !hi || !inv || !inv_hi) exit 1
+		   print "text=" lo "-" hi ",dma_inv=" inv "-" inv_hi }' "$1" ||
+		die "no _stext, _etext or arm926_dma_inv_range (and a symbol after it) in $1"
 }
 
 # The names of the arch's GUESTS (test/arch/<arch>.conf), one a line.

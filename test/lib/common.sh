@@ -32,7 +32,7 @@ ALIAS_TESTS=-t,daemon_buffers_see_no_cross_alias,-t,alias_control_pipe_read,-t,a
 # micro-tests.
 CACHE_ARCHES=${CACHE_ARCHES-armv5}
 CACHE_SUITES=fuse_bufs,cache_rules
-CACHE_TESTS=$ALIAS_TESTS,-t,second_thread_loads_during_copy,-t,kmap_write_without_flush_dcache_page,-t,kmap_write_with_flush_dcache_page,-t,kmap_read_of_stores_after_pinning,-t,kmap_read_after_pinning_again,-t,user_events_enable_bit_is_seen,-t,uprobe_semaphore_is_seen
+CACHE_TESTS=$ALIAS_TESTS,-t,second_thread_loads_during_copy,-t,kmap_write_without_flush_dcache_page,-t,kmap_write_with_flush_dcache_page,-t,kmap_read_of_stores_after_pinning,-t,kmap_read_after_pinning_again,-t,kmap_write_then_invalidate,-t,kmap_write_flushed_after_user_stores,-t,user_events_enable_bit_is_seen,-t,uprobe_semaphore_is_seen
 # The tests that BUG a stock kernel (fuse_uring's uring_small: arguments
 # larger than the ring's payload buffer) skip in the suite's boot and run in
 # a short boot of their own per flavour, so that the BUG takes no other test

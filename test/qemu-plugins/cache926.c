@@ -22,28 +22,35 @@
  *   whole-cache operation they loop to.
  *
  * Not modelled: page attributes (an uncached or write-through mapping is
- * taken as write-back), the write buffer's delay, DMA. Versions are per
- * line, so a store to one word of a line makes the line's other words
- * "newer" too: a stale load is one that would return an older line.
+ * taken as write-back), the write buffer's delay, random replacement
+ * (Linux leaves SCTLR.RR clear on ARM926: the hardware picks a random way;
+ * the model is round-robin, so runs repeat), the I-cache and the TLB.
+ * DMA is not seen, but handled: see struct lost. docs/sanitizer.md.
  *
- * Every store gets a version; per physical line the plugin keeps the
- * version in memory and the newest version anywhere. A load is stale, the
- * verdict's measure, when it would return older data than the newest store:
+ * Every store gets a version per 4-byte word; per physical word the plugin
+ * keeps the version in memory and the newest version anywhere (a byte
+ * store makes its whole word newer). A load is stale, the verdict's
+ * measure, when it would return older data than the newest store:
  *
  *   stale_hit    a load hits a line older than the newest store to it
  *   stale_fill   a load misses and fills from memory while a newer store
- *                sits dirty in another (aliasing) line, or was lost
+ *                sits dirty in another (aliasing) line
  *
- * and two events that lead to stale loads later are counted apart:
+ * and three events, counted apart:
  *
- *   clobber      a dirty line is written back over newer data in memory
- *   lost         a dirty line is invalidated without a write-back
+ *   clobber      a dirty half line is written back over newer data in memory
+ *   lost         a dirty line was invalidated without a write-back, and
+ *                the next access to its data is a load of what memory
+ *                still holds (struct lost)
+ *   remap        a virtual line hits on another physical line's data
  *
  * They are counted inside the same windows, on the same tagged pages and
  * with the same marker protocol as alias.c; "all_" counts cover every
  * page. Arguments: log=<file> marker=<hex> dsize=<bytes> show=<n> (log the
  * first n stale loads and events of each window, with their addresses and
- * the instruction's).
+ * the instruction's); whole-system mode (test/sanitize.py reads it):
+ * sites=<file> text=<_stext>-<_etext> [dma_inv=<lo>-<hi>] [split=<hex>]
+ * [page_offset=<hex>].
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -78,6 +85,7 @@ struct line {
 	uint32_t va;		/* virtual line address (the tag) */
 	uint32_t pa;		/* physical line address, for write-back */
 	uint64_t ver[WORDS];	/* version of the data of each word */
+	uint32_t dpc, dva, dstk;	/* its last store: what a clobber writes */
 };
 
 enum hazard { STALE_HIT, STALE_FILL, CLOBBER, LOST, REMAP, NHAZ };
@@ -112,9 +120,10 @@ struct site {
  */
 struct lost {
 	uint32_t pa;		/* physical line address; 0: free slot */
-	uint32_t ipc;		/* the invalidating instruction */
+	uint32_t ipc, iva;	/* the invalidating instruction, its address */
 	uint32_t data[WORDS];	/* QEMU's memory then: the lost data */
 	bool read;		/* data[] holds the snapshot */
+	uint32_t sp, stack[NSTACK];	/* the invalidator's */
 };
 
 /* what a window or the whole run costs a real ARM926: docs/perf.md */
@@ -140,11 +149,18 @@ static struct {
 	unsigned int nstk, nstk_max;
 	uint32_t last_sp, last_stk;	/* the stack last taken, and its SP */
 	uint32_t last_pc;		/* of the access before */
+	uint32_t last_frame_off, last_frame;	/* the first frame it found */
+	uint32_t dma_lo, dma_hi;	/* the DMA API's invalidation: no loss */
+	uint32_t page_offset;		/* the linear map: PA 0 is there */
+	bool regs;			/* this callback may read registers */
+	const struct lost *rd_lost;	/* a loss being reported: its stack */
+	uint64_t outside_ram, stk_full, run_unresolved;
+	uint32_t cpsr_reg;		/* index in reg[] of CPSR, 16 */
 	struct lost *lost;		/* open addressing, nlost_max slots */
 	unsigned int nlost, nlost_max;
 	uint64_t ver;
 	uint8_t *tagged;		/* per physical page: alias windows */
-	struct qemu_plugin_register *reg[16];
+	struct qemu_plugin_register *reg[17];	/* r0-r15, cpsr */
 	GByteArray *rbuf;
 
 	struct marker_msg msg;	/* being received through the marker page */
@@ -169,13 +185,15 @@ static struct {
 	.marker = 0x5a000000,
 	.dsize = 16384,
 	.split = 0xbf000000,		/* TASK_SIZE: modules and kernel above */
+	.page_offset = 0xc0000000,
 };
 
 static uint32_t reg(unsigned int r);
 
 static bool kernel_pc(uint32_t pc)
 {
-	return pc >= c.split;
+	/* the kuser helpers, 0xffff0f60-0xffff0fff, run in user mode */
+	return pc >= c.split && (pc >> 12) != 0xffff0;
 }
 
 static struct site *site_slot(struct site *tab, unsigned int max,
@@ -218,7 +236,13 @@ static void site_grow(void)
 /* The first time a site is seen in the kernel: its stack, for a backtrace */
 static void site_stack(struct site *s)
 {
-	if (!kernel_pc(s->rpc) || !c.reg[13])
+	if (c.rd_lost) {
+		s->sp = c.rd_lost->sp;
+		memcpy(s->stack, c.rd_lost->stack, sizeof(s->stack));
+		return;
+	}
+	/* a kernel access, in a callback that can read registers */
+	if (!kernel_pc(s->rpc) || !c.regs || !c.reg[13])
 		return;
 	s->sp = reg(13);
 	g_byte_array_set_size(c.rbuf, 0);
@@ -248,8 +272,10 @@ static uint32_t stk_id(const struct wstack *k)
 {
 	unsigned int i = stk_hash(k) & (c.nstk_max - 1);
 
-	if (c.nstk * 2 >= c.nstk_max)
+	if (c.nstk * 2 >= c.nstk_max) {
+		c.stk_full++;
 		return 0;
+	}
 	while (c.stk_hash[i]) {
 		if (!memcmp(&c.stk[c.stk_hash[i] - 1], k, sizeof(*k)))
 			return c.stk_hash[i];
@@ -272,22 +298,48 @@ static uint32_t writer_stack(void)
 	uint32_t sp = reg(13), words[NSTACK];
 	unsigned int n = 0;
 
-	if (sp == c.last_sp)
-		return c.last_stk;
+	if (sp == c.last_sp) {
+		uint32_t frame;
+
+		/* the same caller still: its return address is still there */
+		g_byte_array_set_size(c.rbuf, 0);
+		if (qemu_plugin_read_memory_vaddr(sp + c.last_frame_off, c.rbuf, 4)) {
+			memcpy(&frame, c.rbuf->data, 4);
+			if (frame == c.last_frame)
+				return c.last_stk;
+		}
+	}
 	g_byte_array_set_size(c.rbuf, 0);
 	if (!qemu_plugin_read_memory_vaddr(sp, c.rbuf, sizeof(words)))
 		return 0;
 	memcpy(words, c.rbuf->data, sizeof(words));
-	for (unsigned int i = 0; i < NSTACK && n < NFRAMES; i++)
-		if (text_addr(words[i]))
-			k.frame[n++] = words[i];
+	c.last_frame_off = 0;
+	c.last_frame = words[0];
+	for (unsigned int i = 0; i < NSTACK && n < NFRAMES; i++) {
+		if (!text_addr(words[i]))
+			continue;
+		if (!n) {
+			c.last_frame_off = 4 * i;
+			c.last_frame = words[i];
+		}
+		k.frame[n++] = words[i];
+	}
 	c.last_sp = sp;
 	c.last_stk = stk_id(&k);
 	return c.last_stk;
 }
 
-/* @w: the physical word whose newer store the hazard is about */
-static void site_note(enum hazard h, uint32_t pa, uint32_t w)
+/* The store a hazard is about */
+struct who {
+	uint32_t pc, va, stk;
+};
+
+static struct who word_writer(uint32_t w)
+{
+	return (struct who){ c.wr_pc[w], c.wr_va[w], c.wr_stk[w] };
+}
+
+static void site_note(enum hazard h, uint32_t pa, struct who wr)
 {
 	struct site *s;
 
@@ -295,14 +347,14 @@ static void site_note(enum hazard h, uint32_t pa, uint32_t w)
 		return;
 	if (c.nsite * 2 >= c.nsite_max)
 		site_grow();
-	s = site_slot(c.site, c.nsite_max, c.cur_pc, c.wr_pc[w], c.wr_stk[w],
-		      h, c.cur_win);
+	s = site_slot(c.site, c.nsite_max, c.cur_pc, wr.pc, wr.stk, h,
+		      c.cur_win);
 	if (!s->used) {
 		*s = (struct site){
-			.used = true, .rpc = c.cur_pc, .wpc = c.wr_pc[w],
-			.wstk = c.wr_stk[w],
+			.used = true, .rpc = c.cur_pc, .wpc = wr.pc,
+			.wstk = wr.stk,
 			.kind = h, .win = c.cur_win, .rva = c.cur_va,
-			.wva = c.wr_va[w], .pa = pa,
+			.wva = wr.va, .pa = pa,
 		};
 		site_stack(s);
 		c.nsite++;
@@ -310,10 +362,10 @@ static void site_note(enum hazard h, uint32_t pa, uint32_t w)
 	s->count++;
 }
 
-static void hazard(enum hazard h, uint32_t pa, uint32_t w)
+static void hazard_by(enum hazard h, uint32_t pa, struct who wr)
 {
 	c.run_haz[h]++;
-	site_note(h, pa, w);
+	site_note(h, pa, wr);
 	if (!c.open)
 		return;
 	c.all_haz[h]++;
@@ -325,6 +377,12 @@ static void hazard(enum hazard h, uint32_t pa, uint32_t w)
 			haz_name[h], pa, c.cur_va, c.cur_pc,
 			c.tagged[pa >> PAGE_SHIFT] ? " tagged" : "");
 	}
+}
+
+/* @w: the physical word whose newer store the hazard is about */
+static void hazard(enum hazard h, uint32_t pa, uint32_t w)
+{
+	hazard_by(h, pa, word_writer(w));
 }
 
 #define TIME(f, n)	do {			\
@@ -363,8 +421,15 @@ static void write_back(struct line *l)
 			continue;
 		TIME(wb_halves, 1);
 		for (unsigned int j = h * HALF; j < (h + 1) * HALF; j++) {
-			if (l->ver[j] < c.mem_ver[w0 + j])
-				hazard(CLOBBER, l->pa + 4 * j, w0 + j);
+			if (l->ver[j] < c.mem_ver[w0 + j]) {
+				/* the line's store, written over the newer one */
+				uint32_t va = c.cur_va;
+
+				c.cur_va = l->va + 4 * j;
+				hazard_by(CLOBBER, l->pa + 4 * j, (struct who){
+						  l->dpc, l->dva, l->dstk });
+				c.cur_va = va;
+			}
 			c.mem_ver[w0 + j] = l->ver[j];
 		}
 	}
@@ -435,6 +500,39 @@ static void lost_del(struct lost *e)
 	}
 }
 
+/* QEMU's memory at physical @pa, through the linear map: @len bytes */
+static bool read_phys(uint32_t pa, void *buf, unsigned int len)
+{
+	g_byte_array_set_size(c.rbuf, 0);
+	if (!qemu_plugin_read_memory_vaddr(c.page_offset + pa, c.rbuf, len))
+		return false;
+	memcpy(buf, c.rbuf->data, len);
+	return true;
+}
+
+/* A pending loss of @l's dirty data: what it was, who dropped it */
+static struct lost *lost_note(const struct line *l)
+{
+	struct lost *e = lost_add(l->pa);
+
+	/* a second drop of the line keeps the first's snapshot */
+	if (e->pa)
+		return e;
+	e->pa = l->pa;
+	e->ipc = c.cur_pc;
+	e->iva = l->va;
+	e->read = read_phys(l->pa, e->data, LINE);
+	e->sp = c.regs && c.reg[13] ? reg(13) : 0;
+	memset(e->stack, 0, sizeof(e->stack));
+	if (e->sp && !(g_byte_array_set_size(c.rbuf, 0),
+		       qemu_plugin_read_memory_vaddr(e->sp, c.rbuf,
+						     sizeof(e->stack))))
+		e->sp = 0;
+	else if (e->sp)
+		memcpy(e->stack, c.rbuf->data, sizeof(e->stack));
+	return e;
+}
+
 /*
  * Invalidate @l, cleaning it first if @clean. Newer data in a dirty half
  * dropped without a write-back is pending: judged at its next access.
@@ -448,20 +546,22 @@ static void drop(struct line *l, bool clean)
 		return;
 	if (clean) {
 		write_back(l);
+	} else if (c.cur_pc >= c.dma_lo && c.cur_pc < c.dma_hi) {
+		/*
+		 * The DMA API hands the buffer to a device that will write
+		 * it: its dirty data is dropped on purpose, and memory, which
+		 * the device writes where this plugin cannot see, is the data.
+		 */
+		for (unsigned int j = 0; j < WORDS; j++)
+			if (l->ver[j] > c.mem_ver[w0 + j])
+				c.new_ver[w0 + j] = c.mem_ver[w0 + j] = ++c.ver;
 	} else {
 		for (unsigned int j = 0; j < WORDS; j++) {
 			if (!(l->dirty & (1u << (j / HALF))) ||
 			    l->ver[j] <= c.mem_ver[w0 + j])
 				continue;
-			if (!e) {
-				e = lost_add(l->pa);
-				e->pa = l->pa;
-				e->ipc = c.cur_pc;
-				g_byte_array_set_size(c.rbuf, 0);
-				e->read = qemu_plugin_read_memory_vaddr(l->va, c.rbuf, LINE);
-				if (e->read)
-					memcpy(e->data, c.rbuf->data, LINE);
-			}
+			if (!e)
+				e = lost_note(l);
 			c.pending[w0 + j] = 1;
 		}
 	}
@@ -487,22 +587,25 @@ static void judge_lost(uint32_t va, uint32_t w, unsigned int n, bool store)
 		c.pending[w + j] = 0;
 		if (store || !e)
 			continue;
-		g_byte_array_set_size(c.rbuf, 0);
-		if (e->read &&
-		    qemu_plugin_read_memory_vaddr(va + 4 * j, c.rbuf, 4)) {
-			memcpy(&now, c.rbuf->data, 4);
-			if (now != e->data[w + j - line_w]) {
-				/* DMA rewrote it: the device's data, newest */
-				c.mem_ver[w + j] = c.new_ver[w + j] = ++c.ver;
-				continue;
-			}
+		if (e->read && read_phys((w + j) * 4, &now, 4) &&
+		    now != e->data[w + j - line_w]) {
+			/* DMA rewrote it: the device's data, newest */
+			c.mem_ver[w + j] = c.new_ver[w + j] = ++c.ver;
+			c.wr_pc[w + j] = 0;
+			c.wr_stk[w + j] = 0;
+			continue;
 		}
 		{
-			uint32_t pc = c.cur_pc;
+			uint32_t pc = c.cur_pc, cva = c.cur_va;
 
-			c.cur_pc = e->ipc;	/* the site: the invalidation */
+			/* the site: the invalidation, with its stack */
+			c.cur_pc = e->ipc;
+			c.cur_va = e->iva + 4 * (w + j - line_w);
+			c.rd_lost = e;
 			hazard(LOST, w * 4 + 4 * j, w + j);
+			c.rd_lost = NULL;
 			c.cur_pc = pc;
+			c.cur_va = cva;
 		}
 		/* reported once: memory is the word's data from now on */
 		c.new_ver[w + j] = c.mem_ver[w + j];
@@ -542,9 +645,12 @@ static void access(uint32_t va, uint32_t pa, unsigned int size, bool store)
 	struct line *l, *s;
 	int k;
 
-	if (pa >= RAM_BYTES)
+	if (pa >= RAM_BYTES) {
+		c.outside_ram++;
 		return;
-	if (!kernel_pc(c.cur_pc))
+	}
+	/* not the decompressor's, which runs on an identity map */
+	if (!kernel_pc(c.cur_pc) && va != pa)
 		c.user_page[pa >> PAGE_SHIFT] = 1;
 	else if (!kernel_pc(va) || !kernel_pc(c.last_pc))
 		c.last_sp = 0;	/* uaccess, or a new entry: a new stack */
@@ -603,6 +709,9 @@ static void access(uint32_t va, uint32_t pa, unsigned int size, bool store)
 			TIME(store_hit, 1);
 			for (j = 0; j < n; j++)
 				l->ver[off + j] = c.ver;
+			l->dpc = c.cur_pc;
+			l->dva = va;
+			l->dstk = stk;
 			l->dirty |= 1u << (off / HALF);
 			if ((off + n - 1) / HALF != off / HALF)
 				l->dirty |= 2;
@@ -749,9 +858,12 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info,
 	}
 	c.cur_va = va;
 	c.cur_pc = (uint32_t)(uintptr_t)udata;
+	/* as tb_trans registered it: with registers for the kernel's */
+	c.regs = c.sites && kernel_pc(c.cur_pc);
 	hw = qemu_plugin_get_hwaddr(info, va);
 	if (!hw) {
 		c.unresolved += c.open;
+		c.run_unresolved++;
 		return;
 	}
 	if (qemu_plugin_hwaddr_is_io(hw))
@@ -775,10 +887,38 @@ static uint32_t reg(unsigned int r)
 	       c.rbuf->data[2] << 16 | (uint32_t)c.rbuf->data[3] << 24;
 }
 
-/* @udata: Rd of an MCR p15, 0, Rd, c1, c0, 0 (write of the control register) */
+/*
+ * Does an instruction with condition @cond execute? QEMU calls an
+ * instruction's callbacks before it runs, whatever its condition
+ * (arm926_dma_inv_range cleans its partial lines with MCRNE).
+ */
+static bool cond_passed(unsigned int cond)
+{
+	uint32_t cpsr = reg(16);
+	bool n = cpsr >> 31 & 1, z = cpsr >> 30 & 1, cf = cpsr >> 29 & 1,
+	     v = cpsr >> 28 & 1, r;
+
+	switch (cond >> 1) {
+	case 0: r = z; break;
+	case 1: r = cf; break;
+	case 2: r = n; break;
+	case 3: r = v; break;
+	case 4: r = cf && !z; break;
+	case 5: r = n == v; break;
+	case 6: r = !z && n == v; break;
+	default: return true;		/* AL (and the unconditional space) */
+	}
+	return (cond & 1) ? !r : r;
+}
+
+/* @udata: the instruction word of an MCR p15, 0, Rd, c1, c0, 0 */
 static void cp15_c1(unsigned int vcpu, void *udata)
 {
-	uint32_t sctlr = reg((uintptr_t)udata);
+	uint32_t insn = (uint32_t)(uintptr_t)udata, sctlr;
+
+	if (!cond_passed(insn >> 28))
+		return;
+	sctlr = reg((insn >> 12) & 0xf);
 
 	c.enabled = (sctlr & 5) == 5;	/* M (MMU) and C (D-cache) */
 }
@@ -797,7 +937,11 @@ static void cp15_c7(unsigned int vcpu, void *udata)
 	unsigned int rd = (insn >> 12) & 0xf;
 	struct line *l;
 
+	if (!cond_passed(insn >> 28))
+		return;
 	c.cur_pc = op->pc;	/* the site of what it loses or clobbers */
+	c.cur_va = reg(rd);
+	c.regs = true;
 	c.cacheops += c.open;
 	if (!mrc && (crm == 6 || crm == 10 || crm == 14) && opc2 == 1)
 		TIME(line_ops, 1);
@@ -863,7 +1007,7 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 			/* MCR p15, 0, Rd, c1, c0, 0 */
 			qemu_plugin_register_vcpu_insn_exec_cb(insn, cp15_c1,
 							       QEMU_PLUGIN_CB_R_REGS,
-							       (void *)(uintptr_t)((w >> 12) & 0xf));
+							       (void *)(uintptr_t)w);
 		/* MCR/MRC p15, 0, Rd, c7, CRm, opc2 (any condition) */
 		else if ((w & 0x0fe00f10) == 0x0e000f10 && ((w >> 16) & 0xf) == 7) {
 			/* kept for the TB's life: kernel code, translated once */
@@ -897,9 +1041,14 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu)
 				c.reg[r] = d[i].handle;
 		}
 	}
+	for (unsigned int i = 0; i < regs->len; i++)
+		if (!strcmp(d[i].name, "cpsr"))
+			c.reg[16] = d[i].handle;
 	for (unsigned int r = 0; r < 15; r++)
 		if (!c.reg[r])
 			fprintf(c.log, "error: no handle for r%u\n", r);
+	if (!c.reg[16])
+		fprintf(c.log, "error: no handle for cpsr\n");
 	fflush(c.log);
 }
 
@@ -922,12 +1071,16 @@ static void write_sites(void)
 
 	qsort(c.site, c.nsite_max, sizeof(*c.site), by_count);
 	fprintf(f, "run split=%08x dsize=%u unknown_cp15_c7_ops=%" PRIu64
-		" unresolved=%" PRIu64, c.split, c.dsize, c.unknown_ops,
-		c.unresolved);
+		" unresolved=%" PRIu64 " outside_ram=%" PRIu64
+		" stacks_dropped=%" PRIu64, c.split, c.dsize, c.unknown_ops,
+		c.run_unresolved, c.outside_ram, c.stk_full);
 	for (int h = 0; h < NHAZ; h++)
 		fprintf(f, " %s=%" PRIu64, haz_name[h], c.run_haz[h]);
 	print_timing(f, &c.run_t);
 	fputc('\n', f);
+	/* every window opened, reports or not */
+	for (unsigned int i = 0; i < c.nwin; i++)
+		fprintf(f, "window %s\n", c.win_name[i]);
 	for (unsigned int i = 0; i < c.nsite; i++) {
 		const struct site *s = &c.site[i];
 
@@ -982,8 +1135,13 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 		else if (v && !strncmp(argv[i], "text=", 5) &&
 			 sscanf(v + 1, "%x-%x", &c.text_lo, &c.text_hi) == 2)
 			;
+		else if (v && !strncmp(argv[i], "dma_inv=", 8) &&
+			 sscanf(v + 1, "%x-%x", &c.dma_lo, &c.dma_hi) == 2)
+			;
+		else if (v && !strncmp(argv[i], "page_offset=", 12))
+			c.page_offset = strtoul(v + 1, NULL, 16);
 		else {
-			fprintf(stderr, "cache926: unknown argument '%s' (log= marker= dsize= show= sites= split= text=LO-HI)\n",
+			fprintf(stderr, "cache926: unknown argument '%s' (log= marker= dsize= show= sites= split= text=LO-HI dma_inv=LO-HI page_offset=)\n",
 				argv[i]);
 			return -1;
 		}

@@ -150,6 +150,37 @@ TEST_F(rules, kmap_read_after_pinning_again)
 	kread(_metadata, self, CACHETEST_REPIN, "nonzero/zero");
 }
 
+/* Written through the kernel's mapping, then invalidated unwritten: lost */
+TEST_F(rules, kmap_write_then_invalidate)
+{
+	kwrite(_metadata, self, CACHETEST_INVALIDATE, "nonzero/zero");
+}
+
+/*
+ * Written through the kernel's mapping without flush_dcache_page(), then
+ * stored to by the user (its lines were invalidated by GUP: the stores go
+ * to memory), then flushed: the kernel's old lines are written back over
+ * the user's data, and the user's loads get them.
+ */
+TEST_F(rules, kmap_write_flushed_after_user_stores)
+{
+	struct cachetest_op op = { .value = 0x22222222 };
+	char name[96];
+
+	FL_NEED_PLUGIN();
+	ASSERT_EQ(0, pin(self, 0x11111111)) TH_LOG("pin: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(self->fd, CACHETEST_KWRITE, &op))
+		TH_LOG("kwrite: %s", strerror(errno));
+	snprintf(name, sizeof(name), "cache_rules/%s", _metadata->name);
+	fl_alias_open(name, "nonzero/nonzero");
+	user_fill(self->page, 0x44444444);
+	ASSERT_EQ(0, ioctl(self->fd, CACHETEST_FLUSH))
+		TH_LOG("flush: %s", strerror(errno));
+	EXPECT_EQ(0x44444444u * (FL_PAGE / 4), user_sum(self->page));
+	fl_alias_close();
+	ASSERT_EQ(0, ioctl(self->fd, CACHETEST_UNPIN));
+}
+
 /*
  * user_events (patch 0005): the kernel sets a process's enable bit through
  * kmap_local_page() when the event is enabled. GUP's slow path has

@@ -13,6 +13,14 @@
  *   flush_dcache_page() afterwards, as the rules ask.  Without it the new
  *   data stays in the kernel's lines and the user's loads miss them.
  *
+ *   With CACHETEST_INVALIDATE it then invalidates the kernel's lines of
+ *   the page without writing them back (an ARM926's CP15 operation, as a
+ *   wrong cache maintenance call would): what it wrote is lost.
+ *
+ *   FLUSH calls flush_dcache_page() alone: after a KWRITE without it and
+ *   the user's own stores, the kernel's old lines are written back over
+ *   the user's data (clobbered).
+ *
  *   KREAD sums the page.  With CACHETEST_REPIN it pins the page again
  *   first, so that GUP writes back and invalidates the user's lines; without
  *   it, what the user stored after CACHETEST_PIN may still sit in those.
@@ -73,6 +81,20 @@ static u32 cachetest_sum(const u32 *p)
 	return sum;
 }
 
+/* Drop the lines of @kaddr's page from the D-cache, dirty or not */
+static int cachetest_invalidate(void *kaddr)
+{
+#ifdef CONFIG_CPU_ARM926T
+	unsigned long p = (unsigned long)kaddr;
+
+	for (; p < (unsigned long)kaddr + PAGE_SIZE; p += 32)
+		asm volatile("mcr p15, 0, %0, c7, c6, 1" : : "r" (p) : "memory");
+	return 0;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
 static long cachetest_ioctl(struct file *file, unsigned int cmd,
 			    unsigned long arg)
 {
@@ -84,7 +106,8 @@ static long cachetest_ioctl(struct file *file, unsigned int cmd,
 
 	if (_IOC_TYPE(cmd) != 'C')
 		return -ENOTTY;
-	if (cmd != CACHETEST_UNPIN && copy_from_user(&op, uop, sizeof(op)))
+	if (cmd != CACHETEST_UNPIN && cmd != CACHETEST_FLUSH &&
+	    copy_from_user(&op, uop, sizeof(op)))
 		return -EFAULT;
 
 	mutex_lock(&ct->lock);
@@ -104,9 +127,18 @@ static long cachetest_ioctl(struct file *file, unsigned int cmd,
 		/* allocate the kernel's lines: ARM926 allocates on reads only */
 		cachetest_sum(kaddr);
 		memset32(kaddr, op.value, PAGE_SIZE / sizeof(u32));
+		if (op.flags & CACHETEST_INVALIDATE)
+			ret = cachetest_invalidate(kaddr);
 		kunmap_local(kaddr);
 		if (op.flags & CACHETEST_FLUSH_DCACHE)
 			flush_dcache_page(ct->page);
+		break;
+	case CACHETEST_FLUSH:
+		if (!ct->page) {
+			ret = -ENXIO;
+			break;
+		}
+		flush_dcache_page(ct->page);
 		break;
 	case CACHETEST_KREAD:
 		if (!ct->page) {

@@ -19,10 +19,17 @@ struct cachetest_op {
 #define CACHETEST_FLUSH_DCACHE	0x1
 /* KREAD: pin the page again (GUP calls flush_anon_page()) before reading */
 #define CACHETEST_REPIN		0x2
+/*
+ * KWRITE: then invalidate the kernel's lines of the page without cleaning
+ * them (ARM926 only): the data written is lost
+ */
+#define CACHETEST_INVALIDATE	0x4
 
 #define CACHETEST_PIN		_IOW('C', 1, struct cachetest_op)
 #define CACHETEST_KWRITE	_IOW('C', 2, struct cachetest_op)
 #define CACHETEST_KREAD		_IOWR('C', 3, struct cachetest_op)
 #define CACHETEST_UNPIN		_IO('C', 4)
+/* flush_dcache_page() of the pinned page, alone */
+#define CACHETEST_FLUSH		_IO('C', 5)
 
 #endif
