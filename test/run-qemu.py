@@ -312,7 +312,7 @@ def finish(lines, tap, name, a, done, timed_out, elapsed):
     if a.cache_log:
         window_results(lines, tap, name, a.cache_log, CACHE)
     if a.sites:
-        sanitizer_results(tap, name, a)
+        sanitizer_results(lines, tap, name, a)
     tap.emit(f"# {name}: {elapsed:.0f} s in QEMU")
     tap.close()
 
@@ -372,7 +372,7 @@ CACHE = {"kind": "cache",
          "verdict": cache_verdict, "diag": cache_diag}
 
 
-def sanitizer_results(tap, name, a):
+def sanitizer_results(lines, tap, name, a):
     """The sanitizer's verdicts on the boot's sites (test/sanitize.py)."""
     flavour, smap, suite_dir, nm, expect = a.sanitize.split(",")
     args = types.SimpleNamespace(sites=a.sites, map=smap, console=a.log,
@@ -381,8 +381,11 @@ def sanitizer_results(tap, name, a):
     try:
         with contextlib.redirect_stdout(io.StringIO()) as text:
             data = sanitize.report(args)
+        opened = [m.group(1) for l in lines
+                  if (m := re.search(r"alias window opened: (\S+)", l))]
         verdicts = sanitize.judge(
-            data, flavour, expect=None if expect == "-" else sanitize.EXPECT)
+            data, flavour, expect=None if expect == "-" else sanitize.EXPECT,
+            opened=opened)
     except (SystemExit, Exception) as e:
         tap.result(False, f"{name}/sanitizer/report",
                    [f"{type(e).__name__}: {e}",
@@ -393,8 +396,8 @@ def sanitizer_results(tap, name, a):
              f"{args.json}")
     for l in text.getvalue().splitlines()[:40]:
         tap.emit(f"# {l}")
-    for ok, test, diag in verdicts:
-        tap.result(ok, f"{name}/{test}", diag)
+    for ok, test, diag, skip in verdicts:
+        tap.result(ok, f"{name}/{test}", diag, skip)
 
 
 def window_results(lines, tap, name, path, how):
