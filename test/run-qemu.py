@@ -105,7 +105,8 @@ def main():
             sys.exit(f"run-qemu: {p}: no such file")
     if a.xfail:
         load_xfail(a.xfail)
-    append = f"console={a.console} panic=-1 rdinit=/init {a.append}".strip()
+    rdinit = " rdinit=/init" if a.initrd else ""
+    append = f"console={a.console} panic=-1{rdinit} {a.append}".strip()
     cmd = [a.qemu] + shlex.split(a.qemu_args) + [
         "-kernel", a.kernel] + (["-initrd", a.initrd] if a.initrd else []) + [
         "-append", append, "-no-reboot"]
