@@ -175,7 +175,7 @@ HOOK
 
   pkgs="fuse3,bindfs,ntfs-3g,fuse2fs,e2fsprogs,fio,stress-ng,busybox,procps"
   build_pkgs="gcc,libc6-dev,libfuse3-dev,pkg-config"
-  say "mmdebstrap bookworm $arch (amd64 ~1.5-3 min, armel ~N min; log: $log)..."
+  say "mmdebstrap bookworm $arch (amd64 ~1.5-3 min, armel ~3 min; log: $log)..."
   mmdebstrap --variant=minbase --mode=root --format=tar --architectures="$arch" \
     --include="$pkgs,$build_pkgs" \
     --dpkgopt='path-exclude=/usr/share/man/*' \
