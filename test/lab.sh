@@ -18,7 +18,10 @@
 #                      -r,<fixture.variant.test>: the harness's options
 #   BREAK=pattern|mute the suite's daemon misbehaves on purpose (for the
 #                      Debian guest: a check name or "all", test/debian/);
-#                      REPEAT=N repeats the Debian guest's checks
+#                      REPEAT=N repeats the Debian guest's checks;
+#                      DEBIAN_MIB=N sizes its data (16 x86_64, 4 armv5)
+#   SANITIZE=1         the Debian guest (armv5) in QEMU 10 under the cache
+#                      model; CACHE_SITES=1 passes the model sites=
 #   BOOT_TIMEOUT=1500  seconds per boot; LAB_SERIAL=1 boots stock and
 #                      patched one after the other, not side by side
 #   XBUILD=1           the cross-builds in check; STABLE=0 leaves the

@@ -73,7 +73,8 @@ def main():
     ap.add_argument("--qemu", required=True)
     ap.add_argument("--qemu-args", default="")
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--initrd", help="the initramfs (none: the kernel "
+                    "mounts a disk of --qemu-args as its root)")
     ap.add_argument("--append", default="")
     ap.add_argument("--console", required=True)
     ap.add_argument("--timeout", type=int, default=1800)
@@ -108,15 +109,17 @@ def main():
         RERUN = a.rerun
     WHOLE[0] = a.rerun_whole
 
-    for p in (a.kernel, a.initrd) + ((a.xfail,) if a.xfail else ()):
+    for p in (a.kernel,) + ((a.initrd,) if a.initrd else ()) + \
+            ((a.xfail,) if a.xfail else ()):
         if not os.path.exists(p):
             sys.exit(f"run-qemu: {p}: no such file")
     if a.xfail:
         load_xfail(a.xfail)
-    append = f"console={a.console} panic=-1 rdinit=/init {a.append}".strip()
+    rdinit = " rdinit=/init" if a.initrd else ""
+    append = f"console={a.console} panic=-1{rdinit} {a.append}".strip()
     cmd = [a.qemu] + shlex.split(a.qemu_args) + [
-        "-kernel", a.kernel, "-initrd", a.initrd, "-append", append,
-        "-no-reboot"]
+        "-kernel", a.kernel] + (["-initrd", a.initrd] if a.initrd else []) + [
+        "-append", append, "-no-reboot"]
     if a.interactive:
         os.execvp(a.qemu, cmd + ["-nographic"])
     cmd += ["-display", "none", "-monitor", "none", "-serial", "stdio"]

@@ -1,33 +1,49 @@
 #!/bin/bash
-# Build build/debian/rootfs.cpio.gz: a gzip'd newc cpio initramfs of a small
-# Debian bookworm root holding real FUSE clients (bindfs, ntfs-3g, fuse2fs,
-# libfuse's example daemons), fio and stress-ng, with test/debian/init as /init.
+# Build a small Debian bookworm root holding real FUSE clients (bindfs,
+# ntfs-3g, fuse2fs, libfuse's example daemons), fio and stress-ng, with
+# test/debian/init as /init, for one Debian architecture:
+#   amd64 (default)  build/debian/rootfs.cpio.gz: a gzip'd newc cpio initramfs
+#   armel            build/debian/armel/rootfs.ext4: a raw ext4 disk image (the
+#                    armv5 guest's 256 MiB of RAM cannot hold it as an
+#                    initramfs), with free room for the checks' files
 #
-# Usage: test/debian/build-rootfs.sh [--force]
+# Usage: test/debian/build-rootfs.sh [--force] [amd64|armel]
 #
-# Two cached stages, both under build/debian/:
+# Two cached stages, both in the arch's directory:
 #   base.tar          mmdebstrap output (rebuilt when this script changes)
-#   rootfs.cpio.gz    base.tar + /init  (rebuilt when this script or init changes)
-# Everything is built in a temp dir under build/debian/ and moved into place
-# only on success. Nothing is installed on the host except the build tools
-# (mmdebstrap, cpio).
+#   rootfs.*          base.tar + /init  (rebuilt when this script or init changes)
+# Everything is built in a temp dir there and moved into place only on
+# success. Nothing is installed on the host except the build tools
+# (mmdebstrap, cpio; for a foreign arch qemu-user-static, binfmt-support and
+# arch-test, whose emulation runs the guest's maintainer scripts and compiler).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 self="$top/test/debian/build-rootfs.sh"
 init_src="$top/test/debian/init"
-outdir="$top/build/debian"
-out="$outdir/rootfs.cpio.gz"
-base="$outdir/base.tar"
-log="$outdir/build.log"
-rerun="bash test/debian/build-rootfs.sh --force   (from $top)"
 
 force=0
-case "${1:-}" in
-  --force) force=1 ;;
-  "") ;;
-  *) echo "usage: $0 [--force]" >&2; exit 2 ;;
+arch=amd64
+for a in "$@"; do
+  case "$a" in
+    --force) force=1 ;;
+    amd64 | armel) arch=$a ;;
+    *) echo "usage: $0 [--force] [amd64|armel]" >&2; exit 2 ;;
+  esac
+done
+# per arch: where the tree goes, its dynamic loader (the customize hook
+# lists each test binary's libraries with it), the packed root
+case $arch in
+  amd64) outdir="$top/build/debian" out="$outdir/rootfs.cpio.gz" ldso=/lib64/ld-linux-x86-64.so.2 ;;
+  armel) outdir="$top/build/debian/armel" out="$outdir/rootfs.ext4" ldso=/lib/ld-linux.so.3 ;;
 esac
+base="$outdir/base.tar"
+log="$outdir/build.log"
+rerun="bash test/debian/build-rootfs.sh --force $arch   (from $top)"
+# armel: the ext4 image has this much room beyond the tree, for what the
+# guest writes there (little: its checks' files are on tmpfs); the file is
+# sparse
+free_mb=256
 
 say() { echo "debian rootfs: $*"; }
 
@@ -74,10 +90,27 @@ need=""
 command -v mmdebstrap >/dev/null || need="$need mmdebstrap"
 command -v cpio >/dev/null || need="$need cpio"
 command -v gzip >/dev/null || need="$need gzip"
+foreign=0
+[ "$arch" = "$(dpkg --print-architecture)" ] || foreign=1
+if [ "$foreign" = 1 ]; then
+  command -v qemu-arm-static >/dev/null || need="$need qemu-user-static"
+  command -v update-binfmts >/dev/null || need="$need binfmt-support"
+  command -v arch-test >/dev/null || need="$need arch-test"
+  command -v mke2fs >/dev/null || need="$need e2fsprogs"
+fi
 if [ -n "$need" ]; then
   say "installing host build tools:$need..."
   # shellcheck disable=SC2086
   { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need; } >"$log" 2>&1
+fi
+if [ "$foreign" = 1 ]; then
+  # the guest's binaries run on the host through binfmt_misc and qemu-user
+  step="binfmt_misc for $arch"
+  [ -e /proc/sys/fs/binfmt_misc/status ] ||
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc >>"$log" 2>&1
+  arch-test "$arch" >>"$log" 2>&1 || update-binfmts --enable >>"$log" 2>&1
+  arch-test "$arch" >>"$log" 2>&1 ||
+    { echo "debian rootfs: this host cannot run $arch binaries (arch-test $arch; binfmt_misc, qemu-user-static)" >&2; false; }
 fi
 
 # Mirror: whatever the host's apt is configured with, read at run time.
@@ -101,17 +134,18 @@ export TMPDIR="$tmp"
 if [ "$force" = 1 ] || ! [ -s "$base" ] || ! [ "$base" -nt "$self" ]; then
   step="mmdebstrap"
   # Runs on the host with the chroot dir as $1: compile libfuse's examples
-  # inside the chroot against the guest's own libfuse3, then drop the compiler.
-  cat >"$tmp/customize.sh" <<'HOOK'
-#!/bin/sh
-set -e
+  # inside the chroot against the guest's own libfuse3 (with a 64-bit off_t, as
+# libfuse's own build: fuse_common.h asserts it, armel's default is 32), then
+# drop the compiler.
+  printf '#!/bin/sh\nset -e\nldso=%s\n' "$ldso" >"$tmp/customize.sh"
+  cat >>"$tmp/customize.sh" <<'HOOK'
 root=$1
 chroot "$root" sh -ec '
   src=/usr/share/doc/libfuse3-dev/examples
   [ -f $src/passthrough_ll.c ] || src=$(dirname "$(dpkg -L libfuse3-dev | grep "/passthrough_ll.c$" | head -n 1)")
   cd "$src"
   for p in passthrough_ll passthrough null; do
-    gcc -Wall -O2 -DHAVE_UTIMENSAT -DHAVE_POSIX_FALLOCATE -DHAVE_FALLOCATE \
+    gcc -Wall -O2 -D_FILE_OFFSET_BITS=64 -DHAVE_UTIMENSAT -DHAVE_POSIX_FALLOCATE -DHAVE_FALLOCATE \
         -DHAVE_SETXATTR -DHAVE_COPY_FILE_RANGE \
         $(pkg-config fuse3 --cflags) -o /usr/local/bin/$p $p.c $(pkg-config fuse3 --libs) -lpthread
     echo "built /usr/local/bin/$p"
@@ -128,21 +162,21 @@ chroot "$root" env DEBIAN_FRONTEND=noninteractive \
 for b in passthrough_ll passthrough null fio stress-ng bindfs ntfs-3g fuse2fs; do
   p=$(chroot "$root" env PATH=/usr/local/bin:/usr/bin:/usr/sbin sh -c "command -v $b") ||
     { echo "$b is not in the tree" >&2; exit 1; }
-  libs=$(chroot "$root" /lib64/ld-linux-x86-64.so.2 --list "$p")
+  libs=$(chroot "$root" "$ldso" --list "$p")
   if echo "$libs" | grep 'not found'; then echo "missing library for $p" >&2; exit 1; fi
 done
 rm -rf "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/libfuse3-dev
 # Byte-code caches of python3 (pulled in by fio, unused here) and iconv
 # modules for legacy charsets (glibc has UTF-8/ASCII/Latin-1 built in).
 find "$root"/usr/lib/python3* -depth -name __pycache__ -type d -exec rm -rf {} +
-rm -rf "$root"/usr/lib/x86_64-linux-gnu/gconv
+rm -rf "$root"/usr/lib/*-linux-gnu*/gconv
 HOOK
   chmod +x "$tmp/customize.sh"
 
   pkgs="fuse3,bindfs,ntfs-3g,fuse2fs,e2fsprogs,fio,stress-ng,busybox,procps"
   build_pkgs="gcc,libc6-dev,libfuse3-dev,pkg-config"
-  say "mmdebstrap bookworm (~1.5-3 min, log: $log)..."
-  mmdebstrap --variant=minbase --mode=root --format=tar \
+  say "mmdebstrap bookworm $arch (amd64 ~1.5-3 min, armel ~3 min; log: $log)..."
+  mmdebstrap --variant=minbase --mode=root --format=tar --architectures="$arch" \
     --include="$pkgs,$build_pkgs" \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
@@ -180,8 +214,19 @@ for b in fio stress-ng bindfs ntfs-3g mkntfs fuse2fs mkfs.ext4 busybox timeout c
     { echo "debian rootfs: $b missing from the guest tree" >&2; false; }
 done
 
-step="cpio"
 size_mb=$(du -sm "$tmp/root" | cut -f1)
+if [ "$arch" = armel ]; then
+  # a disk: the tree copied in by mke2fs -d (no loop mount, no root
+  # privileges needed for it), mounted by the kernel as / (root=/dev/sda)
+  step="ext4 image"
+  say "making the ext4 image (${size_mb} MB tree + ${free_mb} MB free)..."
+  mke2fs -q -F -t ext4 -L fuselab -d "$tmp/root" "$tmp/rootfs.ext4" "$((size_mb + free_mb))M" >>"$log" 2>&1
+  e2fsck -fn "$tmp/rootfs.ext4" >>"$log" 2>&1
+  mv -f "$tmp/rootfs.ext4" "$out"
+  say "done: $out ($((size_mb + free_mb)) MB, $(du -m "$out" | cut -f1) MB on disk, ${size_mb} MB tree)"
+  exit 0
+fi
+step="cpio"
 say "packing cpio (${size_mb} MB uncompressed)..."
 (cd "$tmp/root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet | gzip -6 >"$tmp/rootfs.cpio.gz")
 mv -f "$tmp/rootfs.cpio.gz" "$out"

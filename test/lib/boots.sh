@@ -162,15 +162,41 @@ cmd_run() {
 		timeout=${BOOT_TIMEOUT:-600}
 		;;
 	debian)
-		[ "$arch" = x86_64 ] || die "the debian guest is x86_64 only"
 		# cached: rebuilt only when its script or test/debian/init changed
-		bash "$TOP/test/debian/build-rootfs.sh" >&2 ||
-			die "debian rootfs failed" "bash test/debian/build-rootfs.sh"
-		initrd=$B/debian/rootfs.cpio.gz
+		debian_root "$arch"
 		suites=debian
 		tag=-debian
-		extra="-m 2G"
 		append="$append ${BREAK:+fuselab_break=$BREAK} ${ONLY:+fuselab_only=$ONLY} ${REPEAT:+fuselab_repeat=$REPEAT}"
+		append="$append ${DEBIAN_MIB:+fuselab_mib=$DEBIAN_MIB}"
+		case $arch in
+		x86_64)
+			initrd=$B/debian/rootfs.cpio.gz
+			extra="-m 2G"
+			;;
+		armv5)
+			# 256 MiB hold no initramfs of 200 MB: the root is an ext4
+			# disk on the SCSI controller of versatilepb's PCI bus;
+			# snapshot=on keeps this boot's writes in a temporary
+			# overlay, so boots side by side share the cached image
+			# and none changes it
+			initrd=
+			extra="-drive if=scsi,file=$B/debian/armel/rootfs.ext4,format=raw,snapshot=on"
+			append="$append root=/dev/sda rw rootwait init=/init"
+			;;
+		esac
+		if [ "${SANITIZE:-0}" = 1 ]; then
+			# the same boot in QEMU 10 under the ARM926 cache model
+			# (test/qemu-plugins/cache926.c) watching the whole system;
+			# CACHE_SITES=1 adds its sites= argument (the file of the
+			# code sites it reports)
+			[ "$arch" = armv5 ] || die "SANITIZE=1: the cache model is an ARM926's: armv5 only"
+			tag=-debian-sanitize
+			QEMU=$(qemu10 "$QEMU")
+			extra="$extra -audio none -plugin $(plugin cache926),log=$out.cache.log"
+			[ "${CACHE_SITES:-0}" = 0 ] || extra="$extra,sites=$out.sites"
+			extra="$extra${CACHE_ARGS:+,$CACHE_ARGS}"
+			timeout=${BOOT_TIMEOUT:-5400}
+		fi
 		;;
 	*)
 		# one of the arch's GUESTS: the suite's initramfs, with its words
@@ -190,7 +216,7 @@ cmd_run() {
 	fi
 	python3 "$TOP/test/run-qemu.py" --name "$KVER-$arch/$flavour$tag" \
 		--qemu "$QEMU" --qemu-args "$QEMU_ARGS $extra" --console "$CONSOLE" \
-		--kernel "$dir/image" --initrd "$initrd" \
+		--kernel "$dir/image" ${initrd:+--initrd "$initrd"} \
 		--append "$append" --timeout "$timeout" \
 		--suites "$suites" \
 		--log "$out.console.log" \
@@ -340,10 +366,23 @@ prepare_guest() {
 	alias) plugin alias >/dev/null ;;
 	cache) qemu10 "$QEMU" >/dev/null && plugin cache926 >/dev/null ;;
 	debian)
-		bash "$TOP/test/debian/build-rootfs.sh" >&2 ||
-			die "debian rootfs failed" "bash test/debian/build-rootfs.sh"
+		debian_root "$1"
+		[ "${SANITIZE:-0}" = 0 ] || { qemu10 "$QEMU" >/dev/null && plugin cache926 >/dev/null; }
 		;;
 	esac
+}
+
+# The Debian guest's root for ARCH (test/debian/build-rootfs.sh, cached):
+# x86_64's an initramfs, armv5's (armel) a disk image.
+debian_root() {
+	local a
+	case $1 in
+	x86_64) a=amd64 ;;
+	armv5) a=armel ;;
+	*) die "the debian guest is x86_64 and armv5 only, not $1" ;;
+	esac
+	bash "$TOP/test/debian/build-rootfs.sh" $a >&2 ||
+		die "debian rootfs failed" "bash test/debian/build-rootfs.sh $a"
 }
 
 # Boots GUEST on ARCH for each flavour given, side by side: TCG runs a
