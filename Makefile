@@ -26,6 +26,11 @@
 #   make cache           the cache model runs alone: loads an ARM926 D-cache
 #                        would get stale, stock vs patched, QEMU 10 plugin
 #                        (CACHE_ARCHES, default armv5)
+#   make sanitize        the alias sanitizer: the ARM926 model over the whole
+#                        of the cache boots and of a Debian armel system
+#                        (real FUSE clients, stress-ng), stock vs patched;
+#                        every stale load by reader and writer, triaged:
+#                        docs/sanitizer.md, docs/sanitizer/reports.md
 #   make bench           stock vs patched boots, alternately: instructions
 #                        (QEMU -icount) and throughput per byte of a null
 #                        FUSE server, and of copy_to_user, GUP + kmap,
@@ -90,6 +95,9 @@ cache:
 bench:
 	@$(LAB) bench
 
+sanitize:
+	@$(LAB) sanitize
+
 audit:
 	@coccinelle/audit.sh
 
@@ -105,5 +113,5 @@ clean:
 	rm -rf build/src/*/lab-obj-* build/src/*-patched build/src/*-old build/src/*-scratch build/obj \
 		build/img build/suite build/initrd build/logs build/results
 
-.PHONY: all check check-full setup shell checkpatch static bisect xbuild alias cache bench audit \
+.PHONY: all check check-full setup shell checkpatch static bisect xbuild alias cache bench sanitize audit \
 	check-stable mail clean

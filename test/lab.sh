@@ -20,8 +20,6 @@
 #                      Debian guest: a check name or "all", test/debian/);
 #                      REPEAT=N repeats the Debian guest's checks;
 #                      DEBIAN_MIB=N sizes its data (16 x86_64, 4 armv5)
-#   SANITIZE=1         the Debian guest (armv5) in QEMU 10 under the cache
-#                      model; CACHE_SITES=1 passes the model sites=
 #   BOOT_TIMEOUT=1500  seconds per boot; LAB_SERIAL=1 boots stock and
 #                      patched one after the other, not side by side
 #   XBUILD=1           the cross-builds in check; STABLE=0 leaves the
@@ -35,7 +33,7 @@ set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=$TOP/build
 . "$TOP/test/lib/common.sh"
-for part in setup trees kernels boots static xbuild bench mail mailcheck; do
+for part in setup trees kernels boots static xbuild bench sanitize mail mailcheck; do
 	. "$TOP/test/lib/$part.sh"
 done
 
@@ -60,6 +58,11 @@ cmd_check() {
 	[ "${XBUILD:-0}" = 0 ] || cmd_xbuild
 	if [ "${DEBIAN_GUEST:-1}" = 1 ] && [[ " $ARCHES " == *" x86_64 "* ]]; then
 		boot_flavours x86_64 debian stock patched
+	fi
+	if [ "${DEBIAN_GUEST:-1}" = 1 ] && [[ " $ARCHES " == *" armv5 "* ]]; then
+		# Debian armel on the ARMv5 kernels, then the sanitizer's smoke
+		boot_flavours armv5 debian stock patched
+		sanitize_smoke
 	fi
 	cmd_mail_check
 	# the backports' host-side checks (their boots: make check-stable),
@@ -157,6 +160,7 @@ cmd_main() {
 	verbs-check) results_open verbs-check; cmd_verbs_check; summary ;;
 	cache) cmd_plugin_runs cache $CACHE_ARCHES ;;
 	bench) cmd_bench ;;
+	sanitize) cmd_sanitize ;;
 	mail) cmd_setup; cmd_mail ;;
 	mail-check) results_open mail-check; cmd_setup; cmd_mail_check; summary ;;
 	stable-host) need_backport; results_open stable-host; cmd_setup; cmd_stable_host; summary ;;

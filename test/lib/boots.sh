@@ -97,22 +97,24 @@ busybox_for() {
 
 # ------------------------------------------------------------------- boots
 
-# Boot ARCH's FLAVOUR kernel with GUEST: "suite" (our initramfs) or
-# "debian" (real clients, test/debian/).
+# Boot ARCH's FLAVOUR kernel with GUEST: "suite" (our initramfs),
+# "debian" (real clients, test/debian/), "sanitize" (the same Debian guest
+# under the ARM926 model in whole-system mode, armv5: docs/sanitizer.md),
+# the plugin runs or one of the arch's GUESTS.
 cmd_run() {
-	[ $# -ge 2 ] || die "usage: test/lab.sh run ARCH stock|patched|old [suite|debian|alias|cache|crash|<a GUESTS name of the arch>]"
+	[ $# -ge 2 ] || die "usage: test/lab.sh run ARCH stock|patched|old [suite|debian|sanitize|alias|cache|crash|<a GUESTS name of the arch>]"
 	case $2 in stock | patched | old) ;; *) die "FLAVOUR must be stock, patched or old, not '$2'" ;; esac
 	local arch=$1 flavour=$2 guest=${3:-suite} dir initrd suites extra= append tag= xfail= alias= cache= crash= out rc=0 whole= sites=
-	local timeout=${BOOT_TIMEOUT:-1500}
+	local sanitize_suite=- micro=- timeout=${BOOT_TIMEOUT:-1500}
 	load_arch "$arch"
-	case " suite alias cache crash debian $(guest_names | xargs) " in *" $guest "*) ;;
-	*) die "GUEST must be suite, alias, cache, crash, debian$(guest_names | sed 's/^/, /' | tr -d '\n'), not '$guest'" ;;
+	case " suite alias cache crash debian sanitize $(guest_names | xargs) " in *" $guest "*) ;;
+	*) die "GUEST must be suite, alias, cache, crash, debian, sanitize$(guest_names | sed 's/^/, /' | tr -d '\n'), not '$guest'" ;;
 	esac
 	# what the stock kernel must fail: the tests that prove the series
 	[ -f "$TOP/test/expect/$flavour.xfail" ] && xfail=$TOP/test/expect/$flavour.xfail
 	dir=$(img_dir "$arch" "$flavour")
 	[ -f "$dir/image" ] || die "no $flavour kernel for $arch" "$(lab_env)test/lab.sh kernel $arch $flavour"
-	[ "$guest" = debian ] || [ -f "$B/suite/$KVER-$arch/tests" ] ||
+	case $guest in debian | sanitize) ;; *) false ;; esac || [ -f "$B/suite/$KVER-$arch/tests" ] ||
 		die "no suite for $arch" "$(lab_env)test/lab.sh suite $arch"
 	# a step of its own, unless boot_flavours gave it its file (BOOT_TAP)
 	if [ -n "${BOOT_TAP:-}" ]; then
@@ -149,7 +151,7 @@ cmd_run() {
 		cache=$out.cache.log
 		QEMU=$(qemu10 "$QEMU")
 		# and in whole-system mode: every stale load of the boot, by site
-		sites=$out.sites
+		sites=$out.sites sanitize_suite=$B/suite/$KVER-$arch micro=micro
 		extra="-audio none -plugin $(plugin cache926),log=$cache,sites=$sites,$(sanitizer_args "$dir/System.map")${CACHE_ARGS:+,$CACHE_ARGS}"
 		;;
 	crash)
@@ -161,7 +163,7 @@ cmd_run() {
 		crash=$CRASH_BUG
 		timeout=${BOOT_TIMEOUT:-600}
 		;;
-	debian)
+	debian | sanitize)
 		# cached: rebuilt only when its script or test/debian/init changed
 		debian_root "$arch"
 		suites=debian
@@ -184,17 +186,15 @@ cmd_run() {
 			append="$append root=/dev/sda rw rootwait init=/init"
 			;;
 		esac
-		if [ "${SANITIZE:-0}" = 1 ]; then
+		if [ "$guest" = sanitize ]; then
 			# the same boot in QEMU 10 under the ARM926 cache model
-			# (test/qemu-plugins/cache926.c) watching the whole system;
-			# CACHE_SITES=1 adds its sites= argument (the file of the
-			# code sites it reports)
-			[ "$arch" = armv5 ] || die "SANITIZE=1: the cache model is an ARM926's: armv5 only"
-			tag=-debian-sanitize
+			# (test/qemu-plugins/cache926.c) watching the whole system:
+			# every stale load of the boot, judged by test/sanitize.py
+			[ "$arch" = armv5 ] || die "the sanitizer's cache model is an ARM926's: armv5 only"
+			tag=-sanitize
 			QEMU=$(qemu10 "$QEMU")
-			extra="$extra -audio none -plugin $(plugin cache926),log=$out.cache.log"
-			[ "${CACHE_SITES:-0}" = 0 ] || extra="$extra,sites=$out.sites"
-			extra="$extra${CACHE_ARGS:+,$CACHE_ARGS}"
+			sites=$out.sites
+			extra="$extra -audio none -plugin $(plugin cache926),log=$out.cache.log,sites=$sites,$(sanitizer_args "$dir/System.map")${CACHE_ARGS:+,$CACHE_ARGS}"
 			timeout=${BOOT_TIMEOUT:-5400}
 		fi
 		;;
@@ -209,7 +209,7 @@ cmd_run() {
 		;;
 	esac
 	[ -z "$KDTB" ] || extra="$extra -dtb $dir/dtb"
-	if [ "$guest" != debian ] && [ -f "$dir/kmod.cpio.gz" ]; then
+	if [ "$suites" != debian ] && [ -f "$dir/kmod.cpio.gz" ]; then
 		# this kernel's test modules, as a second archive
 		cat "$initrd" "$dir/kmod.cpio.gz" >"$out.initrd.cpio.gz"
 		initrd=$out.initrd.cpio.gz
@@ -223,7 +223,7 @@ cmd_run() {
 		--tap "$TAP_FILE" \
 		--rerun "$(lab_env)test/lab.sh run $arch $flavour $guest" \
 		${xfail:+--xfail "$xfail"} ${alias:+--alias-log "$alias"} ${cache:+--cache-log "$cache"} \
-		${sites:+--sites "$sites" --sanitize "$flavour,$dir/System.map,$B/suite/$KVER-$arch,${CROSS_COMPILE}nm,micro"} \
+		${sites:+--sites "$sites" --sanitize "$flavour,$dir/System.map,$sanitize_suite,${CROSS_COMPILE}nm,$micro"} \
 		${crash:+--crash "$crash"} ${whole:+--rerun-whole} || rc=$?
 	rm -f "$out.initrd.cpio.gz"
 	return "$rc"
@@ -365,10 +365,8 @@ prepare_guest() {
 	case $2 in
 	alias) plugin alias >/dev/null ;;
 	cache) qemu10 "$QEMU" >/dev/null && plugin cache926 >/dev/null ;;
-	debian)
-		debian_root "$1"
-		[ "${SANITIZE:-0}" = 0 ] || { qemu10 "$QEMU" >/dev/null && plugin cache926 >/dev/null; }
-		;;
+	debian) debian_root "$1" ;;
+	sanitize) debian_root "$1" && qemu10 "$QEMU" >/dev/null && plugin cache926 >/dev/null ;;
 	esac
 }
 
