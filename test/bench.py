@@ -334,8 +334,23 @@ def cycle_points(cache_rows, timing):
                 row[c] * penalty(timing["penalties"][c], lat, beat) for c in COUNTS)
             d[f"cycles@{lat}"].append(cyc / n)
         d["dsize"].append(row["dsize"])
-    return {k: {w: statistics.median(v) for w, v in d.items()} | {"rounds": len(d["instructions"])}
+    head = f"cycles@{timing['assumed']['headline_latency']}"
+    return {k: {w: statistics.median(v) for w, v in d.items()} |
+            {"rounds": len(d["instructions"]), "dsize": max(d["dsize"]),
+             "spread": (max(d[head]) - min(d[head])) / statistics.median(d[head])}
             for k, d in per.items()}
+
+
+def cycles_spread(cp, bench):
+    """spread_text()'s sentence for the modeled cycles of @bench's points."""
+    what = {"fuse": "FUSE", "ubench": "uaccess-bench"}[bench]
+    s = [(v["spread"], k) for k, v in cp.items() if k[2] == bench and v["rounds"] > 1]
+    if not s:
+        return f"{what}, modeled cycles (cache boots): one round, no spread"
+    worst, which = max(s)
+    close = sum(x <= 0.01 for x, _ in s)
+    return (f"{what}, modeled cycles (cache boots): {close} of {len(s)} figures within "
+            f"1 %, the largest spread {worst * 100:.2f} % ({' '.join(str(x) for x in which)})")
 
 
 def cyc(cp, arch, flavour, bench, d, variant, size, what):
@@ -386,7 +401,7 @@ def cycles_json(cp, timing, summary):
         pts.append({"arch": arch, "flavour": flavour, "bench": bench,
                     "dir": d, "variant": variant, "size": size,
                     "per_byte": {w: round(v, 6) for w, v in sorted(cp[k].items())
-                                 if w not in ("rounds", "dsize")},
+                                 if w not in ("rounds", "dsize", "spread")},
                     "rounds": cp[k]["rounds"], "dsize": cp[k]["dsize"]})
     return {"timing": timing, "formula": formula(timing),
             "summary": summary, "points": pts}
@@ -736,7 +751,12 @@ def main():
     out.append("Spread of a figure over the rounds, (max - min) / median:\n")
     out.append(f"- {spread_text(fuse, 'icount', 'FUSE, -icount')};")
     out.append(f"- {spread_text(ub, 'icount', 'uaccess-bench, -icount')};")
-    out.append(f"- {spread_text(fuse, 'wall', 'FUSE, plain TCG')}.\n")
+    if cp:
+        out.append(f"- {spread_text(fuse, 'wall', 'FUSE, plain TCG')};")
+        out.append(f"- {cycles_spread(cp, 'fuse')};")
+        out.append(f"- {cycles_spread(cp, 'ubench')}.\n")
+    else:
+        out.append(f"- {spread_text(fuse, 'wall', 'FUSE, plain TCG')}.\n")
     if problems:
         out.append("Boots with missing figures:\n")
         out += [f"- {p}" for p in problems] + [""]
