@@ -3,9 +3,10 @@
 
 # `make bench`: the stock and the patched kernel of PROFILE=bench (the
 # lab's configuration without its debug options) boot alternately,
-# BENCH_ROUNDS times each, in two kinds of run: "icount" (QEMU -icount
-# shift=0,sleep=off -smp 1: the guest's clock counts instructions, the
-# same from boot to boot) and "wall" (plain TCG: throughput, noisy). Each
+# BENCH_ROUNDS times each, in two kinds of run (three on armv5, below):
+# "icount" (QEMU -icount shift=0,sleep=off -smp 1: the guest's clock
+# counts instructions, the same from boot to boot) and "wall" (plain TCG:
+# throughput, noisy). Each
 # boot runs fuse_bench and ubench in their bench mode; test/bench.py
 # turns the BENCH lines of every console log into docs/perf.md, its data
 # and its plots.
@@ -16,13 +17,14 @@
 # that each point's timed loop is a window whose line fills, write-backs
 # and cache operations the plugin logs (<boot>.windows beside the console
 # log); test/bench.py weighs them with test/arm926-timing.json into
-# modeled ARM926 cycles. The model slows TCG several times: the points of
-# that kind move BENCH_CACHE_MIB each, and ubench runs one round.
-# BENCH_KINDS narrows the kinds, e.g. BENCH_KINDS=cache.
+# modeled ARM926 cycles. The model makes TCG about twice as slow: ubench
+# runs one round there, and the FUSE points move BENCH_CACHE_MIB each
+# (BENCH_MIB unless set: the same calls as the icount boots). BENCH_KINDS
+# narrows the kinds, e.g. BENCH_KINDS=cache.
 BENCH_ARCHES=${BENCH_ARCHES:-x86_64 armv5}
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_MIB=${BENCH_MIB:-8}
-BENCH_CACHE_MIB=${BENCH_CACHE_MIB:-2}
+BENCH_CACHE_MIB=${BENCH_CACHE_MIB:-$BENCH_MIB}
 BENCH_KINDS=${BENCH_KINDS:-icount wall cache}
 
 cmd_bench() {
