@@ -425,11 +425,12 @@ def cycles_headline(csum, ranges, out):
     for (arch, d), cells in sorted(ranges.items()):
         if not cells[i] or not cells[0]:
             continue
+        vec = (f"; with the server's ~1 KiB iovecs {cells[-1][0]:.2f} .. "
+               f"{cells[-1][1]:.2f}") if cells[-1] else ""
         out.append(f"- **FUSE {d}s ({arch}): the series {saving(*cells[i])} of the "
                    f"modeled ARM926 cycles per byte** (patched/stock "
                    f"{cells[i][0]:.2f} .. {cells[i][1]:.2f}; instructions alone "
-                   f"{cells[0][0]:.2f} .. {cells[0][1]:.2f}; with the server's ~1 KiB "
-                   f"iovecs {cells[-1][0]:.2f} .. {cells[-1][1]:.2f}).")
+                   f"{cells[0][0]:.2f} .. {cells[0][1]:.2f}{vec}).")
     out.append("")
     out.append(f"Patched/stock over the FUSE points of 4 KiB to 1 MiB per call, page "
                f"cache and direct I/O, 1 and 2 server threads, counted by the ARM926 "
