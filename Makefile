@@ -34,8 +34,10 @@
 #   make bench           stock vs patched boots, alternately: instructions
 #                        (QEMU -icount) and throughput per byte of a null
 #                        FUSE server, and of copy_to_user, GUP + kmap,
-#                        kthread_use_mm and copy_to_iter (test/kmod/uaccess_bench):
-#                        docs/perf.md (BENCH_ARCHES, BENCH_ROUNDS, BENCH_MIB)
+#                        kthread_use_mm and copy_to_iter (test/kmod/uaccess_bench),
+#                        and on armv5 modeled ARM926 cycles (the cache model):
+#                        docs/perf.md (BENCH_ARCHES, BENCH_ROUNDS, BENCH_MIB,
+#                        BENCH_CACHE_MIB, BENCH_KINDS)
 #   make audit           coccinelle/gup_kmap_alias.cocci over Debian's 7.2
 #                        (stock and patched) and 6.1: docs/audit/*.json, and
 #                        their rendering docs/audit/*.md;

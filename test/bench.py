@@ -3,19 +3,25 @@
 """Turn the console logs of `make bench` into docs/perf.md, its data and plots.
 
 Each log is one boot, named <arch>-<flavour>-<kind>-r<round>.log (kind:
-"icount", where the guest's nanosecond is one instruction, or "wall"), and
-holds the BENCH lines of test/suite/fuse_bench.c and
-test/suite/ubench.c. Figures are medians over the rounds; ratios are
-patched/stock of those medians, or a mode over copy_{to,from}_user.
+"icount", where the guest's nanosecond is one instruction, "wall", or
+"cache": -icount under the ARM926 cache model, whose window lines are in
+<arch>-<flavour>-cache-r<round>.windows beside the log), and holds the
+BENCH lines of test/suite/fuse_bench.c and test/suite/ubench.c. Figures
+are medians over the rounds; ratios are patched/stock of those medians,
+or a mode over copy_{to,from}_user. The cache boots' counts, weighed with
+test/arm926-timing.json, are modeled ARM926 cycles.
 
     test/bench.py --out docs build/bench/*.log
     test/bench.py --out docs --from-tsv docs/perf/bench.tsv
 
-writes docs/perf/bench.tsv (every figure of every boot), docs/perf/summary.json
+writes docs/perf/bench.tsv (every figure of every boot), docs/perf/cache.tsv
+(the cache model's counts of every point of every cache boot),
+docs/perf/cycles.json (the modeled cycles), docs/perf/summary.json
 (the headline figures, which the cover letter of make mail quotes),
 docs/perf/*.png (gnuplot) and docs/perf.md, rendered from them; exits
 non-zero if a boot is missing figures.  --from-tsv renders all of it again
-from an earlier run's bench.tsv instead of console logs.
+from an earlier run's bench.tsv (and the cache.tsv beside it) instead of
+console logs.
 """
 import argparse
 import json
@@ -27,8 +33,16 @@ import sys
 from collections import defaultdict
 
 NAME = re.compile(r"^(?P<arch>[^-]+)-(?P<flavour>stock|patched)-"
-                  r"(?P<kind>icount|wall)-r(?P<round>\d+)\.log$")
+                  r"(?P<kind>icount|wall|cache)-r(?P<round>\d+)\.log$")
 BENCH = re.compile(r"BENCH (fuse|ubench) (.*)$")
+WINDOW = re.compile(r"^window (fuse|ubench)/(\S+) (.*)$")
+COUNTS = ["load_hit", "load_miss", "store_hit", "store_miss", "wb_halves",
+          "line_ops", "cache_ops"]
+CACHE_COLS = ["arch", "flavour", "round", "bench", "dir", "variant", "size",
+              "bytes", "instructions"] + COUNTS + ["dsize"]
+DSIZE = re.compile(r"^cache926: VIVT D-cache (\d+) bytes")
+TIMING = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      "arm926-timing.json")
 SIZES = [4096, 16384, 65536, 262144, 1048576]
 USIZES = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576]
 SERVERS = ["t1", "t2", "vec"]
@@ -42,11 +56,35 @@ def size_text(n):
         f"{n >> 10} KiB" if n >= 1024 else f"{n} B"
 
 
+def parse_windows(path):
+    """{(bench, dir, variant, size): {count: n}} of a cache boot's window
+    lines (test/qemu-plugins/cache926.c), and the error lines it holds."""
+    wins, errors, dsize = {}, [], 0
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("error:"):
+                errors.append(line)
+            d = DSIZE.match(line)
+            if d:
+                dsize = int(d.group(1))
+            m = WINDOW.match(line)
+            if not m:
+                continue
+            parts = m.group(2).split("/")
+            kv = dict(x.split("=", 1) for x in m.group(3).split() if "=" in x)
+            wins[(m.group(1), parts[0], "/".join(parts[1:-1]), int(parts[-1]))] = \
+                {c: int(kv[c]) for c in COUNTS if c in kv}
+    return wins, errors, dsize
+
+
 def parse(paths):
-    """{key: [value per round]} for fuse and ubench figures (ns per byte)."""
+    """{key: [value per round]} for fuse and ubench figures (ns per byte),
+    the rows of bench.tsv, the cache boots' rows of cache.tsv and the
+    problems found."""
     fuse = defaultdict(list)
     ub = defaultdict(list)
-    rows = []
+    rows, cache_rows = [], []
     problems = []
     for p in sorted(paths):
         m = NAME.match(os.path.basename(p))
@@ -54,6 +92,7 @@ def parse(paths):
             sys.exit(f"bench.py: {p}: not a bench log name")
         g = m.groupdict()
         nf = nu = 0
+        points = {}     # of a cache boot: (bench, dir, variant, size) -> (bytes, instructions)
         with open(p, errors="replace") as f:
             for line in f:
                 b = BENCH.search(line.rstrip("\r\n"))
@@ -70,6 +109,8 @@ def parse(paths):
                                  "fuse", kv["dir"], f"{kv['io']}/{kv['server']}",
                                  kv["size"], f"{v:.6f}", kv["requests"],
                                  kv["max_request"]))
+                    points[("fuse", kv["dir"], f"{kv['io']}/{kv['server']}",
+                            int(kv["size"]))] = (int(kv["bytes"]), int(kv["ns"]))
                 else:
                     v = float(kv["ns_per_byte"])
                     key = (g["arch"], g["kind"], g["flavour"], kv["dir"],
@@ -79,17 +120,39 @@ def parse(paths):
                     rows.append((g["arch"], g["flavour"], g["kind"], g["round"],
                                  "ubench", kv["dir"], kv["mode"], kv["size"],
                                  f"{v:.6f}", "", ""))
+                    n = int(kv["calls"]) * int(kv["size"])
+                    points[("ubench", kv["dir"], kv["mode"], int(kv["size"]))] = \
+                        (n, round(v * n))
         want_f = 2 * 2 * len(SERVERS) * len(SIZES)
         want_u = 2 * len(MODES) * len(USIZES)
         if nf != want_f or nu != want_u:
             problems.append(f"{p}: {nf} of {want_f} fuse and {nu} of {want_u} "
                             "ubench figures")
-    return fuse, ub, rows, problems
+        if g["kind"] != "cache":
+            continue
+        wpath = p[:-len(".log")] + ".windows"
+        if not os.path.exists(wpath):
+            problems.append(f"{p}: no {os.path.basename(wpath)} (the cache model's log)")
+            continue
+        wins, errors, dsize = parse_windows(wpath)
+        problems += [f"{wpath}: {e}" for e in errors]
+        missing = 0
+        for k, (nbytes, instr) in sorted(points.items()):
+            w = wins.get(k)
+            if not w or len(w) != len(COUNTS):
+                missing += 1
+                continue
+            cache_rows.append((g["arch"], g["flavour"], g["round"]) + k +
+                              (nbytes, instr) + tuple(w[c] for c in COUNTS) + (dsize,))
+        if missing:
+            problems.append(f"{wpath}: {missing} of {len(points)} points without "
+                            "a window of counts")
+    return fuse, ub, rows, cache_rows, problems
 
 
 def parse_tsv(path):
-    """parse()'s result from the rows of a bench.tsv, and the boots it
-    holds as (arch, flavour, kind, round)."""
+    """parse()'s result from the rows of a bench.tsv (and the cache.tsv
+    beside it), and the boots it holds as (arch, flavour, kind, round)."""
     fuse = defaultdict(list)
     ub = defaultdict(list)
     rows, boots = [], defaultdict(lambda: [0, 0])
@@ -112,7 +175,16 @@ def parse_tsv(path):
     want_u = 2 * len(MODES) * len(USIZES)
     problems = [f"{'-'.join(b)}: {nf} of {want_f} fuse and {nu} of {want_u} ubench figures"
                 for b, (nf, nu) in sorted(boots.items()) if nf != want_f or nu != want_u]
-    return fuse, ub, rows, problems, sorted(boots)
+    cache_rows = []
+    ctsv = os.path.join(os.path.dirname(path), "cache.tsv")
+    if os.path.exists(ctsv):
+        with open(ctsv) as f:
+            for line in f:
+                if line.startswith("#") or not line.strip():
+                    continue
+                r = line.rstrip("\n").split("\t")
+                cache_rows.append(tuple(r[:6]) + tuple(int(x) for x in r[6:]))
+    return fuse, ub, rows, cache_rows, problems, sorted(boots)
 
 
 def med(d, key):
@@ -220,6 +292,252 @@ def ubench_tables(ub, arch, out):
         out.append("")
 
 
+# ------------------------------------------------ modeled ARM926 cycles
+
+def load_timing(path=TIMING):
+    with open(path) as f:
+        return json.load(f)
+
+
+def penalty(expr, lat, beat):
+    """Core cycles of one event: arithmetic on L (latency) and B (beat)."""
+    if not re.fullmatch(r"[0-9LB+*/. ()-]+", expr):
+        sys.exit(f"bench.py: {TIMING}: '{expr}' is not arithmetic on L and B")
+    return eval(expr, {"__builtins__": {}}, {"L": lat, "B": beat})
+
+
+def formula(timing):
+    """The estimate as text, from the penalties of test/arm926-timing.json."""
+    pen = timing["penalties"]
+    terms = [f"{c} x ({pen[c]})" for c in COUNTS if pen[c].strip() != "0"]
+    return "cycles = instructions + " + " + ".join(terms)
+
+
+def cycle_points(cache_rows, timing):
+    """{(arch, flavour, bench, dir, variant, size): {what: median over the
+    rounds}}: instructions and each count per byte, and cycles per byte at
+    each assumed latency (key "cycles@L")."""
+    beat = timing["assumed"]["beat"]
+    lats = timing["assumed"]["latencies"]
+    per = defaultdict(lambda: defaultdict(list))
+    for r in cache_rows:
+        row = dict(zip(CACHE_COLS, r))
+        n = row["bytes"]
+        key = (row["arch"], row["flavour"], row["bench"], row["dir"],
+               row["variant"], int(row["size"]))
+        d = per[key]
+        d["instructions"].append(row["instructions"] / n)
+        for c in COUNTS:
+            d[c].append(row[c] / n)
+        for lat in lats:
+            cyc = row["instructions"] + sum(
+                row[c] * penalty(timing["penalties"][c], lat, beat) for c in COUNTS)
+            d[f"cycles@{lat}"].append(cyc / n)
+        d["dsize"].append(row["dsize"])
+    head = f"cycles@{timing['assumed']['headline_latency']}"
+    return {k: {w: statistics.median(v) for w, v in d.items()} |
+            {"rounds": len(d["instructions"]), "dsize": max(d["dsize"]),
+             "spread": (max(d[head]) - min(d[head])) / statistics.median(d[head])}
+            for k, d in per.items()}
+
+
+def cycles_spread(cp, bench):
+    """spread_text()'s sentence for the modeled cycles of @bench's points."""
+    what = {"fuse": "FUSE", "ubench": "uaccess-bench"}[bench]
+    s = [(v["spread"], k) for k, v in cp.items() if k[2] == bench and v["rounds"] > 1]
+    if not s:
+        return f"{what}, modeled cycles (cache boots): one round, no spread"
+    worst, which = max(s)
+    close = sum(x <= 0.01 for x, _ in s)
+    return (f"{what}, modeled cycles (cache boots): {close} of {len(s)} figures within "
+            f"1 %, the largest spread {worst * 100:.2f} % ({' '.join(str(x) for x in which)})")
+
+
+def cyc(cp, arch, flavour, bench, d, variant, size, what):
+    v = cp.get((arch, flavour, bench, d, variant, size))
+    return v.get(what) if v else None
+
+
+def cyc_pair(cp, arch, bench, d, variant, size, what):
+    return tuple(cyc(cp, arch, f, bench, d, variant, size, what)
+                 for f in ("stock", "patched"))
+
+
+def cycles_summary(cp, timing):
+    """The headline as data: per arch and op, the range of patched/stock
+    over the FUSE points (4 KiB .. 1 MiB, page cache and direct I/O, 1 and
+    2 server threads) of instructions and of modeled cycles at each
+    latency, in the cache boots."""
+    lats = timing["assumed"]["latencies"]
+    head = timing["assumed"]["headline_latency"]
+    arches = sorted({k[0] for k in cp})
+    cols = ["arch", "op", "instructions (the same boots)"] + \
+        [f"modeled cycles, L = {lat}" for lat in lats] + \
+        [f"... with ~1 KiB iovecs, L = {head}"]
+    rows, ranges = [], {}
+    for arch in arches:
+        for d in ("read", "write"):
+            def rng(what, servers=("t1", "t2")):
+                r = [ratio(*cyc_pair(cp, arch, "fuse", d, f"{io}/{srv}", sz, what)[::-1])
+                     for op, io, sz in points() if op == d for srv in servers]
+                r = [x for x in r if x]
+                return (min(r), max(r)) if r else None
+            cells = [rng("instructions")] + [rng(f"cycles@{lat}") for lat in lats] + \
+                [rng(f"cycles@{head}", ("vec",))]
+            ranges[(arch, d)] = cells
+            rows.append([arch, d] + [f"{c[0]:.2f} .. {c[1]:.2f}" if c else "n/a"
+                                     for c in cells])
+    dsize = sorted({v["dsize"] for v in cp.values()})
+    return {"latency": timing["assumed"]["headline_latency"],
+            "beat": timing["assumed"]["beat"], "latencies": lats,
+            "dsize": dsize, "columns": cols, "rows": rows}, ranges
+
+
+def cycles_json(cp, timing, summary):
+    """docs/perf/cycles.json: the parameters, the formula, every point."""
+    pts = []
+    for k in sorted(cp):
+        arch, flavour, bench, d, variant, size = k
+        pts.append({"arch": arch, "flavour": flavour, "bench": bench,
+                    "dir": d, "variant": variant, "size": size,
+                    "per_byte": {w: round(v, 6) for w, v in sorted(cp[k].items())
+                                 if w not in ("rounds", "dsize", "spread")},
+                    "rounds": cp[k]["rounds"], "dsize": cp[k]["dsize"]})
+    return {"timing": timing, "formula": formula(timing),
+            "summary": summary, "points": pts}
+
+
+def saving(lo, hi):
+    """A range of patched/stock as what the series saves, in words."""
+    if hi <= 1:
+        return f"saves {round(100 * (1 - hi))} % to {round(100 * (1 - lo))} %"
+    if lo >= 1:
+        return f"costs {round(100 * (lo - 1))} % to {round(100 * (hi - 1))} % more"
+    return f"saves up to {round(100 * (1 - lo))} %, and costs up to {round(100 * (hi - 1))} % more,"
+
+
+def cycles_headline(csum, ranges, out):
+    """The top of docs/perf.md: what the series saves on an ARM926."""
+    lat, beat = csum["latency"], csum["beat"]
+    i = 1 + csum["latencies"].index(lat)
+    kib = ", ".join(f"{x >> 10} KiB" for x in csum["dsize"])
+    out.append("## On an ARM926: modeled cycles\n")
+    for (arch, d), cells in sorted(ranges.items()):
+        if not cells[i] or not cells[0]:
+            continue
+        vec = (f"; with the server's ~1 KiB iovecs {cells[-1][0]:.2f} .. "
+               f"{cells[-1][1]:.2f}") if cells[-1] else ""
+        out.append(f"- **FUSE {d}s ({arch}): the series {saving(*cells[i])} of the "
+                   f"modeled ARM926 cycles per byte** (patched/stock "
+                   f"{cells[i][0]:.2f} .. {cells[i][1]:.2f}; instructions alone "
+                   f"{cells[0][0]:.2f} .. {cells[0][1]:.2f}{vec}).")
+    out.append("")
+    out.append(f"Patched/stock over the FUSE points of 4 KiB to 1 MiB per call, page "
+               f"cache and direct I/O, 1 and 2 server threads, counted by the ARM926 "
+               f"D-cache model ({kib}, VIVT) over the same boots' instructions, with a "
+               f"memory latency of {lat} core cycles and {beat} per further bus beat "
+               f"(assumed: ARM's manual leaves them to the SoC); other latencies in the table:\n")
+    out += md_table({"columns": csum["columns"], "rows": csum["rows"]})
+    out.append("Below 1: the patched kernel takes fewer. How the counts become "
+               "cycles, and the tables: [What VIVT costs](#what-vivt-costs-modeled-arm926-cycles).\n")
+
+
+def cycles_tables(cp, timing, out):
+    """The section of docs/perf.md on the modeled cycles."""
+    lats = timing["assumed"]["latencies"]
+    lat = timing["assumed"]["headline_latency"]
+    beat = timing["assumed"]["beat"]
+    out.append("## What VIVT costs: modeled ARM926 cycles\n")
+    out.append("QEMU counts instructions, but on an ARM926 a copy through a second "
+               "mapping also costs what its cache does: the line fills of data it "
+               "reads, the write-backs of dirty lines that flush_dcache_page() cleans "
+               "and that evictions push out, the stores that miss and go through the "
+               "write buffer. The `cache` boots of `make bench` run the -icount boot "
+               "once more under the ARM926 D-cache model (test/qemu-plugins/cache926.c, "
+               "QEMU 10), each FUSE and uaccess point of the bench a window of its own, "
+               f"with {', '.join(f'{x >> 10} KiB' for x in sorted({v['dsize'] for v in cp.values()}))} "
+               "of D-cache (CACHE_ARGS in test/arch/armv5.conf). Per point:\n")
+    out.append(f"    {formula(timing)}\n")
+    out.append("with L the memory latency (core cycles from a miss to the first word) "
+               "and B the core cycles per further AHB beat. load_miss: line fills; "
+               "wb_halves: dirty half lines written back (evictions, cleans); "
+               "store_miss: stores that missed (write buffer); line_ops, cache_ops: "
+               "CP15 c7 operations by address and on the whole cache, which cost their "
+               "instruction and what they write back or make miss.\n")
+    out.append(f"What ARM's manual gives ({timing['source']}), and what the estimate "
+               "takes from it (the data: test/arm926-timing.json):\n")
+    out.append("| what | the TRM | section | in the estimate |")
+    out.append("|---|---|---|---|")
+    for g in timing["given"]:
+        out.append(f"| {g['what']} | {g['value']} | {g['section']} | {g['used']} |")
+    out.append("")
+    out.append(f"Assumed (the SoC's, not the TRM's): {timing['assumed']['about']} "
+               f"B = {beat}; L = {', '.join(str(x) for x in lats)}, the headline at "
+               f"L = {lat}.\n")
+    out.append("Not in the estimate: the I-cache and the TLB (the model has "
+               "neither), load-use interlocks, LDM/STM's cycle per register beyond "
+               "the first (memcpy() and copy_{to,from}_user() share "
+               "arch/arm/lib/copy_template.S), and any overlap of the bus with "
+               "execution.\n")
+    for arch in sorted({k[0] for k in cp}):
+        out.append(f"#### {arch}: modeled cycles per byte, one server thread "
+                   f"(L = {lat}, B = {beat}; median of the rounds)\n")
+        out.append("| op | I/O | size | instructions stock | patched | patched/stock "
+                   "| fills per KiB stock | patched | write-back halves per KiB stock | patched "
+                   "| missed stores per KiB stock | patched "
+                   "| cycles stock | patched | **patched/stock** | "
+                   + " | ".join(f"patched/stock, L = {x}" for x in lats if x != lat) + " |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+                   + "---:|" * (len(lats) - 1))
+        for d, io, sz in points():
+            v = f"{io}/t1"
+            ist, ipa = cyc_pair(cp, arch, "fuse", d, v, sz, "instructions")
+            fst, fpa = (None if x is None else x * 1024
+                        for x in cyc_pair(cp, arch, "fuse", d, v, sz, "load_miss"))
+            wst, wpa = (None if x is None else x * 1024
+                        for x in cyc_pair(cp, arch, "fuse", d, v, sz, "wb_halves"))
+            sst, spa = (None if x is None else x * 1024
+                        for x in cyc_pair(cp, arch, "fuse", d, v, sz, "store_miss"))
+            cst, cpa = cyc_pair(cp, arch, "fuse", d, v, sz, f"cycles@{lat}")
+            other = [fmt(ratio(*cyc_pair(cp, arch, "fuse", d, v, sz, f"cycles@{x}")[::-1]))
+                     for x in lats if x != lat]
+            out.append(f"| {d} | {io} | {size_text(sz)} | {fmt(ist)} | {fmt(ipa)} | "
+                       f"{fmt(ratio(ipa, ist))} | {fmt(fst, 1)} | {fmt(fpa, 1)} | "
+                       f"{fmt(wst, 1)} | {fmt(wpa, 1)} | {fmt(sst, 1)} | {fmt(spa, 1)} | "
+                       f"{fmt(cst)} | {fmt(cpa)} | "
+                       f"**{fmt(ratio(cpa, cst))}** | " + " | ".join(other) + " |")
+        out.append("")
+        out.append("The instructions here are the cache boots' own (-icount, "
+                   "BENCH_CACHE_MIB per point); the -icount boots' patched/stock, "
+                   "with BENCH_MIB, is in the tables of the next section.\n")
+        out.append(f"#### {arch}: patched/stock modeled cycles per byte, every server "
+                   f"(L = {lat})\n")
+        out.append("| op | I/O | size | 1 thread | 2 threads | ~1 KiB iovecs |")
+        out.append("|---|---|---:|---:|---:|---:|")
+        for d, io, sz in points():
+            cells = [fmt(ratio(*cyc_pair(cp, arch, "fuse", d, f"{io}/{srv}", sz,
+                                         f"cycles@{lat}")[::-1])) for srv in SERVERS]
+            out.append(f"| {d} | {io} | {size_text(sz)} | " + " | ".join(cells) + " |")
+        out.append("")
+        if not any(k[0] == arch and k[2] == "ubench" for k in cp):
+            continue
+        out.append(f"#### {arch}: test/kmod/uaccess_bench on the stock kernel, modeled "
+                   f"cycles per byte (L = {lat}) and ratio to (a); instructions' ratio "
+                   "in brackets\n")
+        out.append("| dir | size | (a) copy_*_user | (b)/(a) GUP + kmap | "
+                   "(c)/(a) kthread_use_mm | (d)/(a) copy_*_iter |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for d in ("read", "write"):
+            for sz in USIZES:
+                a = cyc(cp, arch, "stock", "ubench", d, "user", sz, f"cycles@{lat}")
+                ai = cyc(cp, arch, "stock", "ubench", d, "user", sz, "instructions")
+                cells = [f"{fmt(ratio(cyc(cp, arch, 'stock', 'ubench', d, m, sz, f'cycles@{lat}'), a), 2)} "
+                         f"({fmt(ratio(cyc(cp, arch, 'stock', 'ubench', d, m, sz, 'instructions'), ai), 2)})"
+                         for m in ("gup", "kthread", "iter")]
+                out.append(f"| {d} | {size_text(sz)} | {fmt(a)} | " + " | ".join(cells) + " |")
+        out.append("")
+
+
 SUMMARY_FUSE = ["arch", "op",
                 "patched/stock instructions per byte, 4 KiB .. 1 MiB, page cache "
                 "and direct I/O, 1 and 2 threads",
@@ -285,6 +603,11 @@ def xtics(sizes):
     return "set xtics (" + ", ".join(f"'{size_text(x)}' {x}" for x in sizes) + "); "
 
 
+def has(rows, cols):
+    """Whether a plot's data has a figure in columns @cols (from 1)."""
+    return any(r[c - 1] is not None for r in rows for c in cols)
+
+
 def plots(fuse, ub, arches, pdir):
     """gnuplot PNGs; returns their file names."""
     term = "pngcairo size 900,560 font ',10'"
@@ -319,6 +642,8 @@ def plots(fuse, ub, arches, pdir):
                      f"fuse-{arch}-{d}-instructions.png"),
                     ("throughput", (7, 8, 9, 10), "MB/s in the guest (TCG)",
                      f"fuse-{arch}-{d}-throughput.png")):
+                if not has(rows, cols):
+                    continue    # no boots of that kind (BENCH_KINDS)
                 titles = ["page cache, stock", "page cache, patched",
                           "direct I/O, stock", "direct I/O, patched",
                           f"floor: copy_{'from' if d == 'read' else 'to'}_user"]
@@ -345,6 +670,8 @@ def plots(fuse, ub, arches, pdir):
                   ["size"] + [f"{d}_{m}" for d in ("read", "write") for m in MODES],
                   rows)
         png = f"ubench-{arch}.png"
+        if not has(rows, range(2, 2 + 2 * len(MODES))):
+            continue
         script = (f"set terminal {term.replace('900,560', '1200,520')} noenhanced; "
                   f"set output '{png}'; set multiplot layout 1,2 "
                   f"title 'test/kmod/uaccess_bench, {arch}, stock kernel (-icount)'; "
@@ -372,14 +699,18 @@ def main():
     if bool(a.from_tsv) == bool(a.logs):
         ap.error("give the console logs of the boots, or --from-tsv, not both")
     if a.from_tsv:
-        fuse, ub, rows, problems, boots = parse_tsv(a.from_tsv)
+        fuse, ub, rows, cache_rows, problems, boots = parse_tsv(a.from_tsv)
     else:
-        fuse, ub, rows, problems = parse(a.logs)
+        fuse, ub, rows, cache_rows, problems = parse(a.logs)
         boots = sorted(tuple(NAME.match(os.path.basename(p)).group("arch", "flavour", "kind", "round"))
                        for p in a.logs)
     arches = sorted({k[0] for k in fuse} | {k[0] for k in ub},
                     key=lambda x: (x != "x86_64", x))
     data = summary_data(fuse, ub, arches, boots)
+    timing = load_timing()
+    cp = cycle_points(cache_rows, timing)
+    if cp:
+        data["cycles"], ranges = cycles_summary(cp, timing)
     pdir = os.path.join(a.out, "perf")
     os.makedirs(pdir, exist_ok=True)
     rows = [tuple(str(x) for x in r) for r in rows]
@@ -389,6 +720,19 @@ def main():
         for r in rows:
             f.write("\t".join(r) + "\n")
     os.replace(os.path.join(pdir, "bench.tsv.tmp"), os.path.join(pdir, "bench.tsv"))
+    if cache_rows:
+        with open(os.path.join(pdir, "cache.tsv.tmp"), "w") as f:
+            f.write("# " + "\t".join(CACHE_COLS) + "\n")
+            for r in cache_rows:
+                f.write("\t".join(str(x) for x in r) + "\n")
+        os.replace(os.path.join(pdir, "cache.tsv.tmp"), os.path.join(pdir, "cache.tsv"))
+        with open(os.path.join(pdir, "cycles.json"), "w") as f:
+            json.dump(cycles_json(cp, timing, data["cycles"]), f, indent=1)
+            f.write("\n")
+    else:
+        for n in ("cache.tsv", "cycles.json"):
+            if os.path.exists(os.path.join(pdir, n)) and not a.from_tsv:
+                os.remove(os.path.join(pdir, n))
     with open(os.path.join(pdir, "summary.json"), "w") as f:
         json.dump(data, f, indent=1)
         f.write("\n")
@@ -399,6 +743,8 @@ def main():
     out.append("Generated by `make bench` (test/bench.py) from "
                f"{data['boots']} boots: {', '.join(f'{x} ({n} rounds)' for x, n in data['rounds'].items())}. "
                "Do not edit: run `make bench` again.\n")
+    if cp:
+        cycles_headline(data["cycles"], ranges, out)
     summary(data, out)
     out.append(open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                  "bench-method.md")).read())
@@ -406,24 +752,36 @@ def main():
     out.append("Spread of a figure over the rounds, (max - min) / median:\n")
     out.append(f"- {spread_text(fuse, 'icount', 'FUSE, -icount')};")
     out.append(f"- {spread_text(ub, 'icount', 'uaccess-bench, -icount')};")
-    out.append(f"- {spread_text(fuse, 'wall', 'FUSE, plain TCG')}.\n")
+    if cp:
+        out.append(f"- {spread_text(fuse, 'wall', 'FUSE, plain TCG')};")
+        out.append(f"- {cycles_spread(cp, 'fuse')};")
+        out.append(f"- {cycles_spread(cp, 'ubench')}.\n")
+    else:
+        out.append(f"- {spread_text(fuse, 'wall', 'FUSE, plain TCG')}.\n")
     if problems:
         out.append("Boots with missing figures:\n")
         out += [f"- {p}" for p in problems] + [""]
+    if cp:
+        cycles_tables(cp, timing, out)
     out.append("## FUSE through /dev/fuse\n")
     for arch in arches:
         fuse_tables(fuse, ub, arch, out)
         for d in ("read", "write"):
-            out.append(f"![FUSE {d}, {arch}, instructions](perf/fuse-{arch}-{d}-instructions.png)\n")
-            out.append(f"![FUSE {d}, {arch}, throughput](perf/fuse-{arch}-{d}-throughput.png)\n")
+            for what in ("instructions", "throughput"):
+                if f"fuse-{arch}-{d}-{what}.png" in pngs:
+                    out.append(f"![FUSE {d}, {arch}, {what}](perf/fuse-{arch}-{d}-{what}.png)\n")
     out.append("## The four copy methods (test/kmod/uaccess_bench)\n")
     for arch in arches:
         ubench_tables(ub, arch, out)
-        out.append(f"![uaccess-bench, {arch}](perf/ubench-{arch}.png)\n")
+        if f"ubench-{arch}.png" in pngs:
+            out.append(f"![uaccess-bench, {arch}](perf/ubench-{arch}.png)\n")
     out.append("## Raw data\n")
     out.append("`perf/bench.tsv`: every figure of every boot (ns per byte: "
-               "instructions per byte in the icount boots); `perf/summary.json`: "
-               "the summary's figures; `perf/*.dat`: the medians each plot draws.\n")
+               "instructions per byte in the icount and cache boots); `perf/summary.json`: "
+               "the summary's figures; `perf/*.dat`: the medians each plot draws" +
+               ("; `perf/cache.tsv`: the cache model's counts of every point of every "
+                "cache boot; `perf/cycles.json`: the timing parameters, the formula "
+                "and the modeled cycles of every point" if cp else "") + ".\n")
     with open(os.path.join(a.out, "perf.md"), "w") as f:
         f.write("\n".join(out))
     print(f"bench.py: {os.path.join(a.out, 'perf.md')}, {len(rows)} figures, "

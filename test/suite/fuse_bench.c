@@ -12,6 +12,10 @@
  *                                  written from ~1 KiB iovecs; @MiB (8)
  *                                  per point. One "BENCH fuse ..." line
  *                                  and one TAP line per point.
+ *                                  Under the cache model (FUSELAB_PLUGIN=
+ *                                  cache) each point's timed loop is a
+ *                                  window of its own, fuse/DIR/IO/SERVER/
+ *                                  SIZE, whose counts the plugin logs.
  *
  * The server has no backing store and does no work per byte: READ is
  * answered with writev() of the header and a slice of a pattern buffer
@@ -54,6 +58,8 @@ struct nb_point {
 	bool write;
 	size_t size;		/* bytes per read()/write() */
 	size_t total;		/* bytes timed */
+	const char *window;	/* the cache model's window around the timed
+				 * loop (FUSELAB_PLUGIN=cache), or NULL */
 	/* results */
 	uint64_t ns, requests, max_req;
 	char why[160];		/* set on failure */
@@ -107,6 +113,8 @@ static int nb_run(struct fl_null *nb, struct nb_point *pt, uint64_t *cursor)
 	first = off;
 	atomic_store(&nb->requests, 0);
 	atomic_store(&nb->max_req, 0);
+	if (pt->window)
+		fl_alias_open(pt->window, "timing");
 	t0 = now_ns();
 	for (unsigned int i = 0; i < calls; i++, off += pt->size) {
 		unsigned char *p = i ? buf : buf + pt->size;
@@ -121,6 +129,8 @@ static int nb_run(struct fl_null *nb, struct nb_point *pt, uint64_t *cursor)
 		}
 	}
 	pt->ns = now_ns() - t0;
+	if (pt->window)
+		fl_alias_close();
 	pt->requests = atomic_load(&nb->requests);
 	pt->max_req = atomic_load(&nb->max_req);
 	if (!pt->write && (bad = fl_null_check(buf + pt->size, pt->size, first)) >= 0)
@@ -251,6 +261,8 @@ static int bench(size_t mib)
 		{ "dio/vec", { .dio = true, .vec = true, .nthreads = 1 } },
 	};
 	const unsigned int nv = sizeof(vs) / sizeof(vs[0]), ns = 5;
+	const char *plugin = getenv("FUSELAB_PLUGIN");
+	bool windows = plugin && !strcmp(plugin, "cache");
 	uint64_t cursor = 0;
 	int n = 0, failed = 0;
 
@@ -271,7 +283,12 @@ static int bench(size_t mib)
 					.write = w, .size = sizes[s], .total = mib << 20,
 				};
 				const char *dir = w ? "write" : "read";
+				char window[64];
 
+				snprintf(window, sizeof(window), "fuse/%s/%s/%zu",
+					 dir, vs[v].name, pt.size);
+				if (windows)
+					pt.window = window;
 				n++;
 				if (nb_run(nb, &pt, &cursor)) {
 					failed++;
