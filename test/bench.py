@@ -275,13 +275,17 @@ def fuse_tables(fuse, ub, arch, out):
     out.append("")
 
 
+# the head of a table of uaccess_bench's four methods, per direction and size
+UBENCH_HEAD = ["| dir | size | (a) copy_*_user | (b)/(a) GUP + kmap | "
+               "(c)/(a) kthread_use_mm | (d)/(a) copy_*_iter |",
+               "|---|---:|---:|---:|---:|---:|"]
+
+
 def ubench_tables(ub, arch, out):
     for fl in ("stock", "patched"):
         out.append(f"#### {arch}: test/kmod/uaccess_bench on the {fl} kernel, "
                    "instructions per byte (-icount) and ratio to (a)\n")
-        out.append("| dir | size | (a) copy_*_user | (b)/(a) GUP + kmap | "
-                   "(c)/(a) kthread_use_mm | (d)/(a) copy_*_iter |")
-        out.append("|---|---:|---:|---:|---:|---:|")
+        out += UBENCH_HEAD
         for d in ("read", "write"):
             for s in USIZES:
                 a = med(ub, (arch, "icount", fl, d, "user", s))
@@ -524,9 +528,7 @@ def cycles_tables(cp, timing, out):
         out.append(f"#### {arch}: test/kmod/uaccess_bench on the stock kernel, modeled "
                    f"cycles per byte (L = {lat}) and ratio to (a); instructions' ratio "
                    "in brackets\n")
-        out.append("| dir | size | (a) copy_*_user | (b)/(a) GUP + kmap | "
-                   "(c)/(a) kthread_use_mm | (d)/(a) copy_*_iter |")
-        out.append("|---|---:|---:|---:|---:|---:|")
+        out += UBENCH_HEAD
         for d in ("read", "write"):
             for sz in USIZES:
                 a = cyc(cp, arch, "stock", "ubench", d, "user", sz, f"cycles@{lat}")
