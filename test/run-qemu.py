@@ -392,15 +392,19 @@ def sanitizer_results(lines, tap, name, a):
     except (SystemExit, Exception) as e:
         tap.result(False, f"{name}/sanitizer/report",
                    [f"{type(e).__name__}: {e}",
-                    f"python3 test/sanitize.py report {a.sites} --map {smap} "
-                    f"--console {a.log}"])
+                    f"reproduce: python3 test/sanitize.py report {a.sites} "
+                    f"--map {smap} --console {a.log} --suite-dir {suite_dir} "
+                    f"--nm {nm} --json {args.json}"])
         return
     tap.emit(f"# {name}: sanitizer: {len(data['reports'])} reports, "
              f"{args.json}")
     for l in text.getvalue().splitlines()[:40]:
         tap.emit(f"# {l}")
+    judge = (f"reproduce: python3 test/sanitize.py judge {args.json} "
+             f"--flavour {flavour} --console {a.log}"
+             + (" --expect -" if expect == "-" else ""))
     for ok, test, diag, skip in verdicts:
-        tap.result(ok, f"{name}/{test}", diag, skip)
+        tap.result(ok, f"{name}/{test}", diag + ([] if ok else [judge]), skip)
 
 
 def window_results(lines, tap, name, path, how):

@@ -12,10 +12,11 @@ symbolized, deduplicated and judged.
       the verdicts run-qemu.py writes into a cache boot's TAP, as text
 
 A site is a (kind, reader instruction, writer instruction, window): the
-load that returned stale data (or the write-back that clobbered newer
-data, or the invalidation that lost it) and the store that wrote the data
-it missed. A report merges the sites whose two instructions have the same
-symbol+offset. Kernel addresses are looked up in System.map and in the
+load that returned stale data and the store that wrote the data it
+missed; for a clobber, the write-back and the store whose old line it
+wrote; for a loss, the invalidation and the store it dropped. A report
+merges the sites whose two instructions are in the same functions, with
+the same first caller each, in the same window. Kernel addresses are looked up in System.map and in the
 module symbols the guest printed (FUSELAB-KSYMS); user addresses, within a
 window of the suite, in that suite binary's symbols, else "user".
 
@@ -126,6 +127,10 @@ def parse_sites(path):
                 windows.append(rest)
             elif kind == "end":
                 complete = True
+                n = dict(kv.split("=", 1) for kv in rest.split()).get("sites")
+                if n is not None and int(n) != len(sites):
+                    raise SystemExit(f"sanitize: {path}: {len(sites)} site "
+                                     f"lines, the plugin wrote {n}")
     if not complete:
         raise SystemExit(f"sanitize: {path}: no 'end' line: QEMU did not "
                          "exit cleanly, the report is incomplete")
@@ -137,6 +142,9 @@ class Namer:
         self.split = None
         self.ksyms, self.msyms, self.text = kernel_symbols(a.map, a.console)
         self.suite_dir, self.nm = a.suite_dir, a.nm
+        if not self.msyms.addr and a.console is None:
+            print("sanitize: no --console: module addresses stay bare",
+                  file=sys.stderr)
 
     def kernel(self, addr):
         """symbol, offset of kernel text address @addr, or None"""
@@ -186,6 +194,10 @@ def report(a):
     run, sites, windows = parse_sites(a.sites)
     name = Namer(a)
     name.split = int(run.get("split", "bf000000"), 16)
+    if "text" in run and run["text"] != "%x-%x" % name.text[0]:
+        raise SystemExit(f"sanitize: {a.map} is not the System.map of the "
+                         f"kernel that ran (its text: {'%x-%x' % name.text[0]}, "
+                         f"the run's: {run['text']})")
     merged = {}
     for s in sites:
         win = s["window"]
@@ -225,8 +237,11 @@ def render(r):
         return f" [< {' < '.join(frames)}]" if frames else ""
     win = f" in {r['window']}" if r["window"] != "-" else ""
     sites = f" ({r['sites']} sites)" if r.get("sites", 1) > 1 else ""
+    verb = {"clobber": "wrote back, over newer data, the line of the store of",
+            "lost": "dropped, unwritten, the store of"}.get(r["kind"],
+                                                          "missed the store of")
     return (f"{r['kind']} x{r['count']}{sites}: {r['reader']}{chain(r['stack'])} "
-            f"missed the store of {r['writer']}{chain(r.get('wstack', []))} "
+            f"{verb} {r['writer']}{chain(r.get('wstack', []))} "
             f"(va {r['rva']} vs {r['wva']}, pa {r['pa']}){win}")
 
 
@@ -244,9 +259,16 @@ def read_tsv(path, width):
     return rows
 
 
+def glob(pattern):
+    """@pattern with "*" and "?" as wildcards and "[" as itself, so that
+    a module's "<function> [<module>]" is written as the report writes it"""
+    return pattern.replace("[", "[[]")
+
+
 def matches(r, kind, reader, writer, via="*"):
     """Does report @r match these globs? @via: a function on either
     stack ("*": any report, even one without stacks)."""
+    kind, reader, writer, via = map(glob, (kind, reader, writer, via))
     frames = [func(f) for f in r["stack"] + r.get("wstack", [])]
     return (fnmatch.fnmatchcase(r["kind"], kind) and
             fnmatch.fnmatchcase(func(r["reader"]), reader) and
@@ -329,9 +351,10 @@ def render_md(runs, rows, cross):
            "[triage.tsv](triage.tsv). How to read them: "
            "[../sanitizer.md](../sanitizer.md).", ""]
     out += ["| run | flavour | loads | stale hits | stale fills | clobbers "
-            "| lost | remaps | reports | true | consequence | false |",
+            "| lost | remaps | reports | true | consequence | false "
+            "| untriaged |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-            "| ---: | ---: | ---: |"]
+            "| ---: | ---: | ---: | ---: |"]
     for name, flavour, d in runs:
         run = d["run"]
         verdicts = [t[4] if (t := triage_of(r, rows)) else "untriaged"
@@ -341,7 +364,7 @@ def render_md(runs, rows, cross):
                    f"{run['stale_fill']} | {run['clobber']} | {run['lost']} | "
                    f"{run['remap']} | {len(d['reports'])} | "
                    f"{verdicts.count('true')} | {verdicts.count('consequence')} "
-                   f"| {verdicts.count('false')} |")
+                   f"| {verdicts.count('false')} | {verdicts.count('untriaged')} |")
     out += ["", "## The sanitizer against the audit", "",
             "From [crosscheck.tsv](crosscheck.tsv).", "",
             "| finding | site | from | reached by | model | script "
@@ -372,15 +395,15 @@ def render_docs(a):
     runs = []
     for spec in a.runs:
         name, flavour, path = spec.split(":", 2)
-        with open(path) as f:
-            runs.append((name, flavour, json.load(f)))
+        runs.append((name, flavour, load_report(path)))
+    text = render_md(runs, rows, cross)
     os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "reports.json"), "w") as f:
-        json.dump([{"run": n, "flavour": fl, **d} for n, fl, d in runs], f,
-                  indent=1)
-        f.write("\n")
-    with open(os.path.join(a.out, "reports.md"), "w") as f:
-        f.write(render_md(runs, rows, cross))
+    for name, body in (("reports.json", json.dumps(
+            [{"run": n, "flavour": fl, **d} for n, fl, d in runs],
+            indent=1) + "\n"), ("reports.md", text)):
+        with open(os.path.join(a.out, name + ".tmp"), "w") as f:
+            f.write(body)
+        os.replace(os.path.join(a.out, name + ".tmp"), os.path.join(a.out, name))
 
 
 def main():
@@ -389,8 +412,11 @@ def main():
     p = sub.add_parser("report", help="symbolize and merge a run's sites")
     p.add_argument("sites")
     p.add_argument("--map", required=True, help="the kernel's System.map")
-    p.add_argument("--console", help="the console log (module symbols)")
-    p.add_argument("--suite-dir", help="the suite's binaries (user symbols)")
+    p.add_argument("--console", help="the boot's console log: the modules' "
+                   "symbols (without it, module addresses stay bare)")
+    p.add_argument("--suite-dir", help="the suite's binaries: user symbols "
+                   "in the suite's windows (without it, user addresses are "
+                   "'user' and the micro-checks cannot match)")
     p.add_argument("--nm", default="nm")
     p.add_argument("--json", help="write the reports here")
     p = sub.add_parser("render", help="docs/sanitizer/reports.{json,md} "
@@ -400,30 +426,66 @@ def main():
     p.add_argument("--triage", default=TRIAGE)
     p = sub.add_parser("judge", help="the verdicts on a report's JSON")
     p.add_argument("json")
-    p.add_argument("--flavour", required=True)
+    p.add_argument("--flavour", required=True, choices=("stock", "patched"))
     p.add_argument("--triage", default=TRIAGE)
     p.add_argument("--expect", default=EXPECT, help="the micro-checks; "
                    "'-': none (a run without the suite's windows)")
+    p.add_argument("--console", help="the boot's console log: a micro-check "
+                   "whose test did not run there is skipped, not failed")
     a = ap.parse_args()
     if getattr(a, "expect", None) == "-":
         a.expect = None
+    if a.cmd == "render":
+        bad = [r for r in a.runs if r.count(":") < 2 or
+               r.split(":")[1] not in ("stock", "patched")]
+        if bad:
+            sys.exit(f"sanitize: render: '{bad[0]}': give each run as "
+                     "NAME:stock|patched:JSON")
     files = {"report": lambda: (a.sites, a.map, a.console),
-             "judge": lambda: (a.json, a.triage, a.expect),
+             "judge": lambda: (a.json, a.triage, a.expect, a.console),
              "render": lambda: [r.split(":", 2)[-1] for r in a.runs] +
              [a.triage]}[a.cmd]()
     for f in files:
         if f and not os.path.isfile(f):
             sys.exit(f"sanitize: {f}: no such file")
+    try:
+        run_cmd(a)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        # a malformed input: say which, not where in this script
+        sys.exit(f"sanitize: {a.cmd}: {type(e).__name__}: {e} "
+                 "(is each file what it should be?)")
+
+
+def load_report(path):
+    """A report's JSON, as report writes it, or SystemExit."""
+    with open(path) as f:
+        data = json.load(f)
+    if not isinstance(data, dict) or not {"run", "reports"} <= data.keys():
+        raise SystemExit(f"sanitize: {path}: not a report of "
+                         "test/sanitize.py report")
+    return data
+
+
+def opened_windows(console):
+    """The windows the guest says it opened (fl_plugin.c), or None."""
+    if not console:
+        return None
+    with open(console, errors="replace") as f:
+        return [m.group(1) for l in f
+                if (m := re.search(r"alias window opened: (\S+)", l))]
+
+
+def run_cmd(a):
     if a.cmd == "report":
         report(a)
         return
     if a.cmd == "render":
         render_docs(a)
         return
-    with open(a.json) as f:
-        data = json.load(f)
+    data = load_report(a.json)
     bad = 0
-    for ok, name, diag, skip in judge(data, a.flavour, a.triage, a.expect):
+    for ok, name, diag, skip in judge(data, a.flavour, a.triage, a.expect,
+                                      opened_windows(a.console)):
         bad += not ok
         print(f"{'ok' if ok else 'not ok'} {name}" + (f" # SKIP {skip}" if skip else ""))
         for d in diag:

@@ -1072,8 +1072,9 @@ static void write_sites(void)
 	qsort(c.site, c.nsite_max, sizeof(*c.site), by_count);
 	fprintf(f, "run split=%08x dsize=%u unknown_cp15_c7_ops=%" PRIu64
 		" unresolved=%" PRIu64 " outside_ram=%" PRIu64
-		" stacks_dropped=%" PRIu64, c.split, c.dsize, c.unknown_ops,
-		c.run_unresolved, c.outside_ram, c.stk_full);
+		" stacks_dropped=%" PRIu64 " text=%x-%x", c.split, c.dsize,
+		c.unknown_ops, c.run_unresolved, c.outside_ram, c.stk_full,
+		c.text_lo, c.text_hi);
 	for (int h = 0; h < NHAZ; h++)
 		fprintf(f, " %s=%" PRIu64, haz_name[h], c.run_haz[h]);
 	print_timing(f, &c.run_t);
