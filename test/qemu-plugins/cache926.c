@@ -570,10 +570,10 @@ static void drop(struct line *l, bool clean)
 }
 
 /*
- * The next access to pending words: @n words from physical word @w, at
- * virtual @va, a load unless @store.
+ * The next access to pending words: @n words from physical word @w, a
+ * load unless @store (memory is read through the linear map).
  */
-static void judge_lost(uint32_t va, uint32_t w, unsigned int n, bool store)
+static void judge_lost(uint32_t w, unsigned int n, bool store)
 {
 	struct lost *e = lost_find(w * 4);
 	uint32_t line_w = (w * 4 & ~(LINE - 1)) / 4;
@@ -659,7 +659,7 @@ static void access(uint32_t va, uint32_t pa, unsigned int size, bool store)
 		n = WORDS - off;	/* ARMv5: no access crosses a line */
 	for (j = 0; j < n; j++) {
 		if (c.pending[w + j]) {
-			judge_lost(va, w, n, store);
+			judge_lost(w, n, store);
 			break;
 		}
 	}
